@@ -1,0 +1,97 @@
+//! Wires kefu together from one `Config`: data directory and its lock, the store, the
+//! services, and the HTTP server on a bound port.
+
+use crate::config::Config;
+use crate::data_dir::{DataDir, DataDirLock};
+use crate::http::{self, AppState, CsrfKey, Metrics};
+use crate::service::{AccountService, random_hex_token};
+use crate::store::Store;
+use actix_web::dev::{Server, ServerHandle};
+use anyhow::Context;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// A kefu instance that has taken its data directory and bound its port, ready to run.
+pub struct App {
+    server: Server,
+    port: u16,
+    url: String,
+    store: Store,
+    setup_token: Option<String>,
+    lock: DataDirLock,
+}
+
+impl App {
+    pub async fn build(config: &Config) -> anyhow::Result<App> {
+        let data_dir = DataDir::create(&config.data_dir)?;
+        let lock = data_dir.lock()?;
+        let store = Store::open(&data_dir.database(), config.db_readers)
+            .await
+            .with_context(|| format!("opening {}", data_dir.database().display()))?;
+
+        let csrf_key = store
+            .setting_or_insert("csrf_key", random_hex_token())
+            .await
+            .context("loading the CSRF signing key")?;
+        let csrf_key = CsrfKey::new(hex::decode(csrf_key).context("the stored CSRF key")?);
+        let accounts = Arc::new(AccountService::new(store.clone()));
+        let setup_token = accounts
+            .prepare_first_run()
+            .await
+            .context("checking for a first run")?;
+
+        let listener = TcpListener::bind(&config.bind)
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            accounts,
+            store: store.clone(),
+            metrics: Arc::new(Metrics::new().context("registering metrics")?),
+            csrf_key,
+            trust_proxy: config.trust_proxy,
+        };
+        let server = http::server(state, listener, config.workers)?;
+        Ok(App {
+            server,
+            port,
+            url: config.display_url(port),
+            store,
+            setup_token,
+            lock,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The address people should open, e.g. `http://127.0.0.1:8080`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The one-time token for `/setup`, while no account exists.
+    pub fn setup_token(&self) -> Option<&str> {
+        self.setup_token.as_deref()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT (or `handle().stop()`): stops accepting, lets in-flight
+    /// requests finish, then closes the database cleanly.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let App {
+            server,
+            store,
+            lock,
+            ..
+        } = self;
+        let served = server.await;
+        store.close().await;
+        drop(lock);
+        tracing::info!("kefu stopped");
+        served.context("the HTTP server failed")
+    }
+}

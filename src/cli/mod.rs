@@ -1,0 +1,135 @@
+//! The command line: subcommands and the settings every one of them shares.
+
+mod admin;
+mod backup;
+mod serve;
+
+use crate::config::{Config, ConfigError, Overrides};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kefu",
+    version,
+    about = "A self-hosted help desk in one binary: chat widget, local AI bot, agent desk, tickets.",
+    after_help = "Settings come from defaults < kefu.toml < KEFU_* environment variables < flags."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings every subcommand takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Config file [default: ./kefu.toml when it exists]
+    #[arg(long, global = true, env = "KEFU_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where kefu keeps its database, index and uploads [default: ./kefu-data]
+    #[arg(long, global = true, env = "KEFU_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `kefu=debug,info` [default: info]
+    #[arg(long, global = true, env = "KEFU_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (desk, admin, widget, API).
+    Serve(ServeArgs),
+    /// Manage accounts from the shell, for operators without a browser.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Write a consistent copy of the database to FILE; safe while kefu serves.
+    Backup {
+        /// Where to write the backup (replaced if it exists).
+        file: PathBuf,
+    },
+    /// Replace the database with the backup in FILE. Stop `kefu serve` first.
+    Restore {
+        /// A file written by `kefu backup`.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "KEFU_BIND", value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// The URL people use to reach kefu, e.g. https://help.example.com
+    #[arg(long, env = "KEFU_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Take client addresses from X-Forwarded-For (only behind a reverse proxy you run)
+    #[arg(long, env = "KEFU_TRUST_PROXY", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub trust_proxy: Option<bool>,
+    /// HTTP worker threads [default: number of CPUs]
+    #[arg(long, env = "KEFU_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an account. The password is asked for, or read from stdin with --password-stdin.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        /// admin or agent
+        #[arg(long, default_value = "agent")]
+        role: String,
+        /// Name shown to colleagues and customers [default: the part of the e-mail before @]
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password for an account and end all its sessions.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List all accounts.
+    ListUsers,
+}
+
+impl Cli {
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
+        let mut overrides = Overrides {
+            data_dir: self.global.data_dir.clone(),
+            log: self.global.log.clone(),
+            ..Overrides::default()
+        };
+        if let Command::Serve(serve) = &self.command {
+            overrides.bind = serve.bind.clone();
+            overrides.public_url = serve.public_url.clone();
+            overrides.trust_proxy = serve.trust_proxy;
+            overrides.workers = serve.workers;
+        }
+        Config::load(self.global.config.as_deref(), overrides)
+    }
+}
+
+pub fn init_logging(filter: &str) -> Result<(), tracing_subscriber::filter::ParseError> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(())
+}
+
+pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(_) => serve::run(&config).await,
+        Command::Admin(admin) => admin::run(admin, &config).await,
+        Command::Backup { file } => backup::backup(&config, &file).await,
+        Command::Restore { file } => backup::restore(&config, &file),
+    }
+}

@@ -1,0 +1,33 @@
+//! Liveness and readiness probes for load balancers, Docker and Kubernetes.
+
+use super::AppState;
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+
+/// The process is up and serving HTTP.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .body("ok")
+}
+
+#[derive(Serialize)]
+struct Readiness {
+    ready: bool,
+    database: &'static str,
+}
+
+/// Everything kefu needs to answer requests is open.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let database_ok = state.store.is_ready().await;
+    let body = Readiness {
+        ready: database_ok,
+        database: if database_ok { "ok" } else { "unavailable" },
+    };
+    let mut response = if database_ok {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    response.insert_header(("Cache-Control", "no-store")).json(body)
+}

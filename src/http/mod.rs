@@ -1,0 +1,64 @@
+//! The web layer: routes, extractors, middleware, and the HTML and JSON views.
+//! Handlers are thin: extract, call one service, render.
+
+mod assets;
+mod auth;
+mod csrf;
+mod error;
+mod health;
+mod metrics;
+mod pages;
+mod request_info;
+mod security_headers;
+mod state;
+mod views;
+
+pub use csrf::CsrfKey;
+pub use metrics::Metrics;
+pub use state::AppState;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use std::net::TcpListener;
+use std::time::Duration;
+
+/// Largest form body kefu accepts (uploads get their own limits).
+const FORM_LIMIT_BYTES: usize = 64 * 1024;
+
+/// Builds the server on an already-bound listener; it runs when the returned future is polled.
+pub fn server(
+    state: AppState,
+    listener: TcpListener,
+    workers: Option<usize>,
+) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::FormConfig::default().limit(FORM_LIMIT_BYTES))
+            .app_data(web::JsonConfig::default().limit(FORM_LIMIT_BYTES))
+            .wrap(from_fn(csrf::protect))
+            .wrap(security_headers::default_headers())
+            .wrap(Compress::default())
+            .wrap(from_fn(metrics::record))
+            .configure(routes)
+            .default_service(web::to(error::not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(30)
+    .client_request_timeout(Duration::from_secs(30));
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}
+
+fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::scrape))
+        .route("/static/{path:.*}", web::get().to(assets::serve))
+        .configure(pages::routes);
+}

@@ -1,0 +1,28 @@
+//! HTML pages, one module per area; each handler extracts, calls one service, renders.
+
+mod account;
+mod login;
+mod setup;
+mod users;
+mod workspace;
+
+use actix_web::web;
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/", web::get().to(login::home))
+        .route("/setup", web::get().to(setup::form))
+        .route("/setup", web::post().to(setup::submit))
+        .route("/login", web::get().to(login::form))
+        .route("/login", web::post().to(login::submit))
+        .route("/logout", web::post().to(login::logout))
+        .route("/desk", web::get().to(workspace::desk))
+        .route("/tickets", web::get().to(workspace::tickets))
+        .route("/knowledge", web::get().to(workspace::knowledge))
+        .route("/admin", web::get().to(users::admin_home))
+        .route("/admin/users", web::get().to(users::list))
+        .route("/admin/users", web::post().to(users::create))
+        .route("/admin/users/{id}/status", web::post().to(users::set_status))
+        .route("/account", web::get().to(account::show))
+        .route("/account/password", web::post().to(account::change_password));
+}

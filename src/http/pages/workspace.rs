@@ -1,0 +1,63 @@
+//! The agent's areas — desk, tickets, knowledge — as they stand before their features land.
+
+use crate::http::AppState;
+use crate::http::auth::SignedIn;
+use crate::http::error::PageError;
+use crate::http::views::{Layout, page};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "workspace.html")]
+struct WorkspacePage {
+    layout: Layout,
+    heading: &'static str,
+    explanation: &'static str,
+}
+
+fn workspace(
+    who: &SignedIn,
+    state: &AppState,
+    section: &'static str,
+    heading: &'static str,
+    explanation: &'static str,
+) -> Result<HttpResponse, PageError> {
+    page(&WorkspacePage {
+        layout: Layout::signed_in(heading, section, who, &state.csrf_key),
+        heading,
+        explanation,
+    })
+}
+
+pub async fn desk(who: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    workspace(
+        &who,
+        &state,
+        "desk",
+        "Desk",
+        "The live inbox is not built yet. Conversations from the website widget will appear here.",
+    )
+}
+
+pub async fn tickets(who: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    workspace(
+        &who,
+        &state,
+        "tickets",
+        "Tickets",
+        "Tickets are not built yet. Follow-up work that outlives a chat will be tracked here.",
+    )
+}
+
+pub async fn knowledge(
+    who: SignedIn,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    workspace(
+        &who,
+        &state,
+        "knowledge",
+        "Knowledge",
+        "The knowledge base is not built yet. The FAQ the bot answers from will be managed here.",
+    )
+}

@@ -1,0 +1,11 @@
+//! kefu: a self-hosted help desk in one binary. `main.rs` only parses arguments; everything
+//! else lives here so the tests drive the same code.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod data_dir;
+pub mod domain;
+pub mod http;
+pub mod service;
+pub mod store;

@@ -1,0 +1,49 @@
+//! What can go wrong in a use case, split into the caller's fault and ours.
+
+use crate::domain::ValidationError;
+use crate::store::StoreError;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input breaks a rule; the message says what to fix.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// Deliberately vague, so nobody can learn which accounts exist.
+    #[error("E-mail or password is incorrect.")]
+    BadCredentials,
+    #[error("The setup token is wrong or has already been used. Copy it again from kefu's log.")]
+    BadSetupToken,
+    #[error("Not found.")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("Too many attempts. Try again in {} seconds.", retry_after.as_secs())]
+    RateLimited { retry_after: Duration },
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ServiceError {
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        ServiceError::Internal(error.into())
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => ServiceError::NotFound,
+            StoreError::Conflict(what) => {
+                let mut message = format!("{what} already exists.");
+                if let Some(first) = message.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                ServiceError::Conflict(message)
+            }
+            other => ServiceError::Internal(other.into()),
+        }
+    }
+}

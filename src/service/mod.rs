@@ -1,0 +1,20 @@
+//! Use cases: the only layer that coordinates storage, search, models and live updates.
+
+pub mod accounts;
+mod error;
+mod passwords;
+mod secrets;
+
+pub use accounts::{AccountService, LoginAttempt, LoginOutcome, NewUserRequest, SetupRequest};
+pub use error::ServiceError;
+pub use secrets::{SessionToken, constant_time_eq, random_hex_token};
+
+use crate::domain::Timestamp;
+
+/// The wall clock, read in one place so the rest of the code takes time as a value.
+pub fn now() -> Timestamp {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    Timestamp::from_unix_seconds(i64::try_from(seconds).unwrap_or(i64::MAX))
+}
