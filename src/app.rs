@@ -3,10 +3,9 @@
 
 use crate::config::Config;
 use crate::data_dir::{DataDir, DataDirLock};
-use crate::http::{self, AppState, CsrfKey, Metrics};
+use crate::http::{self, AppState, CsrfKey, Metrics, Server, ServerHandle};
 use crate::service::{AccountService, random_hex_token};
 use crate::store::Store;
-use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;

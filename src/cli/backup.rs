@@ -34,8 +34,12 @@ pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<()> {
 pub fn restore(config: &Config, file: &Path) -> anyhow::Result<()> {
     let data_dir = DataDir::create(&config.data_dir)?;
     let _lock = data_dir.lock()?;
-    let summary = restore_database(file, &data_dir.database(), crate::service::now().unix_seconds())
-        .with_context(|| format!("restoring from {}", file.display()))?;
+    let summary = restore_database(
+        file,
+        &data_dir.database(),
+        crate::service::now().unix_seconds(),
+    )
+    .with_context(|| format!("restoring from {}", file.display()))?;
     println!(
         "restored {} (schema version {}) into {}",
         file.display(),

@@ -2,6 +2,7 @@
 
 mod admin;
 mod backup;
+mod healthcheck;
 mod serve;
 
 use crate::config::{Config, ConfigError, Overrides};
@@ -52,6 +53,12 @@ pub enum Command {
     Restore {
         /// A file written by `kefu backup`.
         file: PathBuf,
+    },
+    /// Exit 0 if the kefu serving on the configured address answers /healthz (for Docker).
+    Healthcheck {
+        /// Address to ask [default: the configured bind address]
+        #[arg(long, env = "KEFU_BIND", value_name = "ADDR")]
+        address: Option<String>,
     },
 }
 
@@ -120,6 +127,7 @@ pub fn init_logging(filter: &str) -> Result<(), tracing_subscriber::filter::Pars
     let filter = tracing_subscriber::EnvFilter::try_new(filter)?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     Ok(())
@@ -131,5 +139,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Admin(admin) => admin::run(admin, &config).await,
         Command::Backup { file } => backup::backup(&config, &file).await,
         Command::Restore { file } => backup::restore(&config, &file),
+        Command::Healthcheck { address } => {
+            healthcheck::check(address.as_deref().unwrap_or(&config.bind))
+        }
     }
 }

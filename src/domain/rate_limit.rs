@@ -50,7 +50,10 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
             Ok(())
         } else {
             let missing = 1.0 - bucket.tokens;
-            Err(limit.refill_every.mul_f64(missing).max(Duration::from_secs(1)))
+            Err(limit
+                .refill_every
+                .mul_f64(missing)
+                .max(Duration::from_secs(1)))
         }
     }
 
@@ -83,9 +86,18 @@ mod tests {
         let start = Instant::now();
         assert!(limiter.check(&"ip", start).is_ok());
         assert!(limiter.check(&"ip", start).is_ok());
-        let wait = limiter.check(&"ip", start).expect_err("third attempt is refused");
+        let wait = limiter
+            .check(&"ip", start)
+            .expect_err("third attempt is refused");
         assert_eq!(wait, Duration::from_secs(10));
-        assert!(limiter.check(&"other", start).is_ok(), "keys are independent");
-        assert!(limiter.check(&"ip", start + Duration::from_secs(10)).is_ok());
+        assert!(
+            limiter.check(&"other", start).is_ok(),
+            "keys are independent"
+        );
+        assert!(
+            limiter
+                .check(&"ip", start + Duration::from_secs(10))
+                .is_ok()
+        );
     }
 }

@@ -26,7 +26,11 @@ pub struct AdminSignedIn(pub SignedIn);
 #[derive(Debug, thiserror::Error)]
 pub enum AuthRejection {
     #[error("sign in first")]
-    SignInRequired { json: bool, htmx: bool, next: String },
+    SignInRequired {
+        json: bool,
+        htmx: bool,
+        next: String,
+    },
     #[error("admins only")]
     AdminOnly { json: bool },
     #[error("checking the session failed")]

@@ -33,8 +33,7 @@ impl CsrfKey {
     }
 
     fn token_for(&self, binding: &str) -> String {
-        let mut mac =
-            HmacSha256::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
         mac.update(b"csrf:");
         mac.update(binding.as_bytes());
         hex::encode(mac.finalize().into_bytes())
@@ -149,7 +148,10 @@ pub async fn protect(
     let Some(message) = refusal else {
         return Ok(next.call(request).await?.map_into_left_body());
     };
-    tracing::info!(path = request.path(), "refused a request without a valid CSRF token");
+    tracing::info!(
+        path = request.path(),
+        "refused a request without a valid CSRF token"
+    );
     let response = if wants_json(request.path()) {
         json_error(StatusCode::FORBIDDEN, "csrf_failed", message)
     } else {

@@ -22,11 +22,9 @@ pub fn classify(error: &ServiceError) -> (StatusCode, &'static str, String) {
             "bad_credentials",
             error.to_string(),
         ),
-        ServiceError::BadSetupToken => (
-            StatusCode::FORBIDDEN,
-            "bad_setup_token",
-            error.to_string(),
-        ),
+        ServiceError::BadSetupToken => {
+            (StatusCode::FORBIDDEN, "bad_setup_token", error.to_string())
+        }
         ServiceError::NotFound => (StatusCode::NOT_FOUND, "not_found", error.to_string()),
         ServiceError::Conflict(message) => (StatusCode::CONFLICT, "conflict", message.clone()),
         ServiceError::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden", message.clone()),
@@ -103,7 +101,9 @@ pub fn render_error_page(
     let page = ErrorPage::new(status, message);
     match render(&page) {
         Ok(html) => response.content_type("text/html; charset=utf-8").body(html),
-        Err(_) => response.content_type("text/plain; charset=utf-8").body(message.to_string()),
+        Err(_) => response
+            .content_type("text/plain; charset=utf-8")
+            .body(message.to_string()),
     }
 }
 

@@ -29,5 +29,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     } else {
         HttpResponse::ServiceUnavailable()
     };
-    response.insert_header(("Cache-Control", "no-store")).json(body)
+    response
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body)
 }

@@ -96,9 +96,13 @@ pub async fn record(
 pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.store.pool_stats();
     let metrics = &state.metrics;
-    metrics.db_readers_total.set(gauge_value(pool.readers_total));
+    metrics
+        .db_readers_total
+        .set(gauge_value(pool.readers_total));
     metrics.db_readers_idle.set(gauge_value(pool.readers_idle));
-    metrics.db_writes_queued.set(gauge_value(pool.writes_queued));
+    metrics
+        .db_writes_queued
+        .set(gauge_value(pool.writes_queued));
     let mut body = Vec::new();
     if let Err(error) = TextEncoder::new().encode(&metrics.registry.gather(), &mut body) {
         tracing::error!(%error, "encoding metrics failed");

@@ -17,7 +17,7 @@ pub use csrf::CsrfKey;
 pub use metrics::Metrics;
 pub use state::AppState;
 
-use actix_web::dev::Server;
+pub use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;

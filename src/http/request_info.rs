@@ -17,9 +17,11 @@ pub fn client_ip(request: &HttpRequest, trust_proxy: bool) -> IpAddr {
 }
 
 fn parse_ip(raw: &str) -> Option<IpAddr> {
-    raw.parse()
-        .ok()
-        .or_else(|| raw.parse::<std::net::SocketAddr>().ok().map(|addr| addr.ip()))
+    raw.parse().ok().or_else(|| {
+        raw.parse::<std::net::SocketAddr>()
+            .ok()
+            .map(|addr| addr.ip())
+    })
 }
 
 /// Cookies get `Secure` when the browser reached us over https (directly or via a proxy).

@@ -80,10 +80,7 @@ pub struct ErrorPage {
 impl ErrorPage {
     pub fn new(status: StatusCode, message: &str) -> ErrorPage {
         ErrorPage {
-            layout: Layout::anonymous(
-                status.canonical_reason().unwrap_or("Error"),
-                String::new(),
-            ),
+            layout: Layout::anonymous(status.canonical_reason().unwrap_or("Error"), String::new()),
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("Error").to_string(),
             message: message.to_string(),

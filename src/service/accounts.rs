@@ -102,14 +102,14 @@ impl AccountService {
         };
         // Re-check: another request may have used the token while we were hashing.
         self.check_setup_token(&request.token)?;
-        let user = self
-            .store
-            .create_first_admin(record, now())
-            .await
-            .map_err(|error| match error {
-                crate::store::StoreError::Conflict(_) => ServiceError::BadSetupToken,
-                other => other.into(),
-            })?;
+        let user =
+            self.store
+                .create_first_admin(record, now())
+                .await
+                .map_err(|error| match error {
+                    crate::store::StoreError::Conflict(_) => ServiceError::BadSetupToken,
+                    other => other.into(),
+                })?;
         *lock(&self.setup_token) = None;
         tracing::info!(user_id = %user.id, "first admin account created; setup token used up");
         let token = self.start_session(&user, user_agent, client_ip).await?;
@@ -229,7 +229,9 @@ impl AccountService {
             .await?
             .map(|(_, hash)| hash);
         if !passwords::verify(current, stored).await? {
-            return Err(ValidationError::new("current_password", "is not your current password").into());
+            return Err(
+                ValidationError::new("current_password", "is not your current password").into(),
+            );
         }
         let hash = passwords::hash(new).await?;
         self.store.set_password(user.id, hash, now()).await?;
@@ -267,5 +269,7 @@ impl AccountService {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -2,8 +2,7 @@
 
 use super::{Store, StoreError, conflict_on_unique};
 use crate::domain::{
-    DisplayName, Email, PasswordHash, Role, Session, SessionId, Timestamp, User, UserId,
-    UserStatus,
+    DisplayName, Email, PasswordHash, Role, Session, SessionId, Timestamp, User, UserId, UserStatus,
 };
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior};
 

@@ -68,8 +68,9 @@ pub fn restore_database(
         old.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
         old.close().map_err(|(_, e)| StoreError::Sqlite(e))?;
         let kept = sibling(database, &format!(".before-restore-{unix_now}"));
-        std::fs::rename(database, &kept)
-            .map_err(|e| StoreError::io(format!("keeping the old database as {}", kept.display()), e))?;
+        std::fs::rename(database, &kept).map_err(|e| {
+            StoreError::io(format!("keeping the old database as {}", kept.display()), e)
+        })?;
         for suffix in ["-wal", "-shm"] {
             let _ = std::fs::remove_file(sibling(database, suffix));
         }
@@ -77,8 +78,12 @@ pub fn restore_database(
     } else {
         None
     };
-    std::fs::rename(&incoming, database)
-        .map_err(|e| StoreError::io(format!("moving the restored database to {}", database.display()), e))?;
+    std::fs::rename(&incoming, database).map_err(|e| {
+        StoreError::io(
+            format!("moving the restored database to {}", database.display()),
+            e,
+        )
+    })?;
     Ok(RestoreSummary {
         schema_version,
         previous_database,

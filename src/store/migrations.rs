@@ -77,7 +77,11 @@ mod tests {
     fn migration_files_are_numbered_without_gaps() {
         let names: Vec<String> = MigrationFiles::iter().map(|n| n.into_owned()).collect();
         let migrations = embedded_migrations();
-        assert_eq!(names.len(), migrations.len(), "every file parses: {names:?}");
+        assert_eq!(
+            names.len(),
+            migrations.len(),
+            "every file parses: {names:?}"
+        );
         for (index, migration) in migrations.iter().enumerate() {
             let expected = i64::try_from(index).expect("few migrations") + 1;
             assert_eq!(migration.version, expected, "{}", migration.name);

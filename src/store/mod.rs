@@ -184,9 +184,7 @@ impl Store {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let conn = lock(&inner.idle_readers)
-                .pop()
-                .ok_or(StoreError::Closed)?;
+            let conn = lock(&inner.idle_readers).pop().ok_or(StoreError::Closed)?;
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(&conn)))
                 .unwrap_or(Err(StoreError::Panicked));
             lock(&inner.idle_readers).push(conn);
@@ -278,7 +276,9 @@ fn check_sqlite_version() -> Result<(), StoreError> {
 /// A poisoned lock only means another thread panicked mid-job; the data it guards
 /// (a sender, a list of connections) is still consistent.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Maps SQLite's unique-constraint failure to a conflict on `what`.

@@ -26,9 +26,11 @@ impl Store {
                 "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
                 (key, &value),
             )?;
-            Ok(conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
-                row.get(0)
-            })?)
+            Ok(
+                conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
+                    row.get(0)
+                })?,
+            )
         })
         .await
     }

@@ -1,1 +1,10 @@
+//! The one integration-test binary: drives kefu over HTTP, in process and as the real binary,
+//! with a real SQLite file in a fresh temporary data directory.
 
+mod accounts;
+mod helpers;
+mod process;
+mod security;
+mod storage;
+mod tidy;
+mod web_shell;

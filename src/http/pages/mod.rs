@@ -22,7 +22,13 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/admin", web::get().to(users::admin_home))
         .route("/admin/users", web::get().to(users::list))
         .route("/admin/users", web::post().to(users::create))
-        .route("/admin/users/{id}/status", web::post().to(users::set_status))
+        .route(
+            "/admin/users/{id}/status",
+            web::post().to(users::set_status),
+        )
         .route("/account", web::get().to(account::show))
-        .route("/account/password", web::post().to(account::change_password));
+        .route(
+            "/account/password",
+            web::post().to(account::change_password),
+        );
 }

@@ -63,7 +63,9 @@ fn render_setup(
     page.layout.csrf_token = csrf_token;
     let mut response = page_with_status(status, &page)?;
     if let Some(cookie) = cookie {
-        response.add_cookie(&cookie).map_err(ServiceError::internal)?;
+        response
+            .add_cookie(&cookie)
+            .map_err(ServiceError::internal)?;
     }
     Ok(response)
 }
