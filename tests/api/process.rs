@@ -200,7 +200,11 @@ async fn sigterm_stops_gracefully_and_closes_the_database() {
     assert_eq!(browser.get("/readyz").await.status(), StatusCode::OK);
     let bound = served.address.trim_start_matches("http://").to_string();
     let healthy = kefu(&["healthcheck", "--address", &bound], dir.path(), None);
-    assert!(healthy.status.success(), "{}", String::from_utf8_lossy(&healthy.stderr));
+    assert!(
+        healthy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
 
     signal(&served.child, "TERM");
     wait_for_line(&served.log, "kefu stopped");
