@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::data_dir::{DataDir, DataDirLock};
 use crate::http::{self, AppState, CsrfKey, Metrics, Server, ServerHandle};
-use crate::service::{AccountService, random_hex_token};
+use crate::service::{AccountService, KnowledgeService, random_hex_token};
 use crate::store::Store;
 use anyhow::Context;
 use std::net::TcpListener;
@@ -17,6 +17,7 @@ pub struct App {
     url: String,
     store: Store,
     setup_token: Option<String>,
+    index_follower: tokio::task::JoinHandle<()>,
     lock: DataDirLock,
 }
 
@@ -39,11 +40,23 @@ impl App {
             .await
             .context("checking for a first run")?;
 
+        let knowledge = KnowledgeService::open(store.clone(), &data_dir.knowledge_index())
+            .await
+            .context("opening the knowledge index")?;
+        if config.demo {
+            knowledge
+                .load_demo_if_new()
+                .await
+                .context("loading the demo knowledge base")?;
+        }
+        let index_follower = knowledge.follow_changes();
+
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let state = AppState {
             accounts,
+            knowledge,
             store: store.clone(),
             metrics: Arc::new(Metrics::new().context("registering metrics")?),
             csrf_key,
@@ -56,6 +69,7 @@ impl App {
             url: config.display_url(port),
             store,
             setup_token,
+            index_follower,
             lock,
         })
     }
@@ -85,9 +99,11 @@ impl App {
             server,
             store,
             lock,
+            index_follower,
             ..
         } = self;
         let served = server.await;
+        index_follower.abort();
         store.close().await;
         drop(lock);
         tracing::info!("kefu stopped");

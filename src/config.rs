@@ -24,6 +24,8 @@ pub struct Config {
     pub workers: Option<usize>,
     /// Read-only SQLite connections in the pool.
     pub db_readers: usize,
+    /// Load the demo knowledge base into a data directory that has never had one.
+    pub demo: bool,
 }
 
 impl Default for Config {
@@ -36,6 +38,7 @@ impl Default for Config {
             trust_proxy: false,
             workers: None,
             db_readers: 4,
+            demo: true,
         }
     }
 }
@@ -51,6 +54,7 @@ pub struct FileConfig {
     pub trust_proxy: Option<bool>,
     pub workers: Option<usize>,
     pub db_readers: Option<usize>,
+    pub demo: Option<bool>,
 }
 
 /// Values from flags or `KEFU_*` variables (clap merges those two, flags winning).
@@ -62,6 +66,7 @@ pub struct Overrides {
     pub log: Option<String>,
     pub trust_proxy: Option<bool>,
     pub workers: Option<usize>,
+    pub demo: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +118,9 @@ impl Config {
             trust_proxy,
             workers,
             db_readers,
+            demo,
         } = file;
+        set_if_some(&mut self.demo, demo);
         set_if_some(&mut self.data_dir, data_dir);
         set_if_some(&mut self.bind, bind);
         set_if_some(&mut self.log, log);
@@ -131,7 +138,9 @@ impl Config {
             log,
             trust_proxy,
             workers,
+            demo,
         } = overrides;
+        set_if_some(&mut self.demo, demo);
         set_if_some(&mut self.data_dir, data_dir);
         set_if_some(&mut self.bind, bind);
         set_if_some(&mut self.log, log);

@@ -54,6 +54,15 @@ impl DataDir {
         self.root.join("kefu.db")
     }
 
+    /// Derived search state; safe to delete (it is rebuilt from the database).
+    pub fn index_root(&self) -> PathBuf {
+        self.root.join("index")
+    }
+
+    pub fn knowledge_index(&self) -> PathBuf {
+        self.index_root().join("knowledge")
+    }
+
     pub fn lock_file(&self) -> PathBuf {
         self.root.join("kefu.lock")
     }

@@ -7,5 +7,6 @@ pub mod config;
 pub mod data_dir;
 pub mod domain;
 pub mod http;
+pub mod search;
 pub mod service;
 pub mod store;

@@ -76,6 +76,9 @@ pub struct ServeArgs {
     /// HTTP worker threads [default: number of CPUs]
     #[arg(long, env = "KEFU_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
+    /// Do not load the demo knowledge base into a new data directory
+    #[arg(long, env = "KEFU_NO_DEMO")]
+    pub no_demo: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +121,7 @@ impl Cli {
             overrides.public_url = serve.public_url.clone();
             overrides.trust_proxy = serve.trust_proxy;
             overrides.workers = serve.workers;
+            overrides.demo = serve.no_demo.then_some(false);
         }
         Config::load(self.global.config.as_deref(), overrides)
     }

@@ -43,3 +43,7 @@ entity_id!(
     /// A logged-in browser session of a user.
     SessionId
 );
+entity_id!(
+    /// An entry of the knowledge base.
+    FaqEntryId
+);

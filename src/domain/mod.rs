@@ -2,11 +2,16 @@
 
 pub mod account;
 pub mod ids;
+pub mod knowledge;
 pub mod rate_limit;
 pub mod time;
 
 pub use account::{DisplayName, Email, NewPassword, PasswordHash, Role, Session, User, UserStatus};
-pub use ids::{SessionId, UserId};
+pub use ids::{FaqEntryId, SessionId, UserId};
+pub use knowledge::{
+    FaqContent, FaqEntry, FaqInput, FaqStatus, ImportAction, ImportSummary, KnowledgeChange,
+    KnowledgeFilter, KnowledgeHit, Language, RowError, SanitizedHtml, SnippetPart,
+};
 pub use time::Timestamp;
 
 /// Input that breaks a domain rule; the message tells the user what to fix.

@@ -12,10 +12,10 @@ use serde::Serialize;
 /// Status, machine-readable code and human message for an error.
 pub fn classify(error: &ServiceError) -> (StatusCode, &'static str, String) {
     match error {
-        ServiceError::Invalid(invalid) => (
+        ServiceError::Invalid(_) | ServiceError::InvalidFields(_) | ServiceError::InvalidRows(_) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_input",
-            invalid.to_string(),
+            error.to_string(),
         ),
         ServiceError::BadCredentials => (
             StatusCode::UNAUTHORIZED,

@@ -1,6 +1,6 @@
 //! What can go wrong in a use case, split into the caller's fault and ours.
 
-use crate::domain::ValidationError;
+use crate::domain::{RowError, ValidationError};
 use crate::store::StoreError;
 use std::time::Duration;
 
@@ -9,6 +9,12 @@ pub enum ServiceError {
     /// The input breaks a rule; the message says what to fix.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// Several fields of one form are wrong.
+    #[error("{}", join_lines(.0))]
+    InvalidFields(Vec<ValidationError>),
+    /// Rows of an imported file are wrong; nothing was written.
+    #[error("{}", join_lines(.0))]
+    InvalidRows(Vec<RowError>),
     /// Deliberately vague, so nobody can learn which accounts exist.
     #[error("E-mail or password is incorrect.")]
     BadCredentials,
@@ -24,6 +30,14 @@ pub enum ServiceError {
     RateLimited { retry_after: Duration },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+}
+
+fn join_lines<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl ServiceError {
@@ -43,7 +57,16 @@ impl From<StoreError> for ServiceError {
                 }
                 ServiceError::Conflict(message)
             }
+            StoreError::RowConflict { line, message } => {
+                ServiceError::InvalidRows(vec![RowError { line, message }])
+            }
             other => ServiceError::Internal(other.into()),
         }
+    }
+}
+
+impl From<crate::search::SearchError> for ServiceError {
+    fn from(error: crate::search::SearchError) -> Self {
+        ServiceError::Internal(error.into())
     }
 }

@@ -1,12 +1,16 @@
 //! Use cases: the only layer that coordinates storage, search, models and live updates.
 
 pub mod accounts;
+pub mod knowledge;
 mod error;
+pub mod knowledge_csv;
+mod markdown;
 mod passwords;
 mod secrets;
 
 pub use accounts::{AccountService, LoginAttempt, LoginOutcome, NewUserRequest, SetupRequest};
 pub use error::ServiceError;
+pub use knowledge::{KnowledgeResult, KnowledgeService};
 pub use secrets::{SessionToken, constant_time_eq, random_hex_token};
 
 use crate::domain::Timestamp;

@@ -6,11 +6,13 @@
 
 mod accounts;
 mod backup;
+mod knowledge;
 mod migrations;
 mod settings;
 
 pub use accounts::{NewSessionRecord, NewUserRecord};
 pub use backup::{BackupSummary, RestoreSummary, restore_database};
+pub use knowledge::{FaqListQuery, FaqPage, FaqRecord, ImportRecord};
 pub use migrations::latest_schema_version;
 
 use rusqlite::{Connection, OpenFlags};
@@ -33,6 +35,8 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("not found")]
     NotFound,
+    #[error("line {line}: {message}")]
+    RowConflict { line: u64, message: String },
     #[error("the database is closed")]
     Closed,
     #[error(

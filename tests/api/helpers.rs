@@ -27,6 +27,7 @@ pub fn test_config(data_dir: &Path) -> Config {
         bind: "127.0.0.1:0".into(),
         workers: Some(1),
         db_readers: 2,
+        demo: false,
         ..Config::default()
     }
 }
