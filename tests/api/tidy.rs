@@ -117,7 +117,10 @@ fn templates_never_bypass_escaping() {
 #[test]
 fn released_migrations_are_append_only() {
     // Each migration's checksum is pinned here when it is released; editing one breaks this.
-    let pinned: &[(&str, &str)] = &[("0001_accounts.sql", MIGRATION_0001_SHA256)];
+    let pinned: &[(&str, &str)] = &[
+        ("0001_accounts.sql", MIGRATION_0001_SHA256),
+        ("0002_knowledge.sql", MIGRATION_0002_SHA256),
+    ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     for (name, expected) in pinned {
         let bytes = std::fs::read(root.join(name)).expect("migration exists");
@@ -131,6 +134,9 @@ fn released_migrations_are_append_only() {
 
 const MIGRATION_0001_SHA256: &str =
     "e7bb904129a342acb0db96b02512af5a5cc355ecc9f1161c3ca5d87e470edfd2";
+
+const MIGRATION_0002_SHA256: &str =
+    "862b713fab0ab6f2deecd3844574204da1e0f7fa7b671b05712b53dae01dab12";
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
