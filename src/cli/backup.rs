@@ -40,6 +40,12 @@ pub fn restore(config: &Config, file: &Path) -> anyhow::Result<()> {
         crate::service::now().unix_seconds(),
     )
     .with_context(|| format!("restoring from {}", file.display()))?;
+    // The index reflects the old database; it is rebuilt from the restored one on start.
+    let index_root = data_dir.index_root();
+    if index_root.exists() {
+        std::fs::remove_dir_all(&index_root)
+            .with_context(|| format!("removing the old index {}", index_root.display()))?;
+    }
     println!(
         "restored {} (schema version {}) into {}",
         file.display(),

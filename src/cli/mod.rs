@@ -3,6 +3,7 @@
 mod admin;
 mod backup;
 mod healthcheck;
+mod knowledge;
 mod serve;
 
 use crate::config::{Config, ConfigError, Overrides};
@@ -54,6 +55,14 @@ pub enum Command {
         /// A file written by `kefu backup`.
         file: PathBuf,
     },
+    /// Import a file into the knowledge base; works while kefu serves.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Export data to a file.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Rebuild the search index from the database (stop `kefu serve` first).
+    Reindex,
     /// Exit 0 if the kefu serving on the configured address answers /healthz (for Docker).
     Healthcheck {
         /// Address to ask [default: the configured bind address]
@@ -79,6 +88,24 @@ pub struct ServeArgs {
     /// Do not load the demo knowledge base into a new data directory
     #[arg(long, env = "KEFU_NO_DEMO")]
     pub no_demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// FAQ entries from a CSV with the columns question, answer, variants, category, tags,
+    /// language, status, external_id (UTF-8 or GBK). All rows are imported, or none.
+    Faq {
+        file: PathBuf,
+        /// Check the file and show what would change, without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// The knowledge base as a CSV that `kefu import faq` reads back unchanged.
+    Faq { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +170,11 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Admin(admin) => admin::run(admin, &config).await,
         Command::Backup { file } => backup::backup(&config, &file).await,
         Command::Restore { file } => backup::restore(&config, &file),
+        Command::Import(ImportCommand::Faq { file, dry_run }) => {
+            knowledge::import_faq(&config, &file, dry_run).await
+        }
+        Command::Export(ExportCommand::Faq { file }) => knowledge::export_faq(&config, &file).await,
+        Command::Reindex => knowledge::reindex(&config).await,
         Command::Healthcheck { address } => {
             healthcheck::check(address.as_deref().unwrap_or(&config.bind))
         }

@@ -93,6 +93,29 @@ pub fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse
     })
 }
 
+/// An error from a JSON endpoint: `{"error": {"code": ..., "message": ...}}`.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ApiError(#[from] pub ServiceError);
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        classify(&self.0).0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        log_if_internal(&self.0);
+        let (status, code, message) = classify(&self.0);
+        let mut response = json_error(status, code, &message);
+        if let Some(seconds) = retry_after(&self.0)
+            && let Ok(value) = seconds.parse()
+        {
+            response.headers_mut().insert(RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
 pub fn render_error_page(
     mut response: actix_web::HttpResponseBuilder,
     status: StatusCode,

@@ -15,14 +15,17 @@ pub async fn healthz() -> HttpResponse {
 struct Readiness {
     ready: bool,
     database: &'static str,
+    knowledge_index_entries: u64,
 }
 
-/// Everything kefu needs to answer requests is open.
+/// Everything kefu needs to answer requests is open: the database answers, and the
+/// knowledge index was opened (or rebuilt) before the server started listening.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database_ok = state.store.is_ready().await;
     let body = Readiness {
         ready: database_ok,
         database: if database_ok { "ok" } else { "unavailable" },
+        knowledge_index_entries: state.knowledge.indexed_entries(),
     };
     let mut response = if database_ok {
         HttpResponse::Ok()

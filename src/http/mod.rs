@@ -1,6 +1,7 @@
 //! The web layer: routes, extractors, middleware, and the HTML and JSON views.
 //! Handlers are thin: extract, call one service, render.
 
+mod api;
 mod assets;
 mod auth;
 mod csrf;
@@ -60,5 +61,6 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(metrics::scrape))
         .route("/static/{path:.*}", web::get().to(assets::serve))
+        .configure(api::routes)
         .configure(pages::routes);
 }

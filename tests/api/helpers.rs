@@ -39,9 +39,27 @@ pub async fn spawn_app() -> TestApp {
     app
 }
 
+/// A fresh app with the bilingual demo knowledge base loaded, as `kefu serve` starts.
+pub async fn spawn_demo_app() -> TestApp {
+    let temp = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let config = Config {
+        demo: true,
+        ..test_config(temp.path())
+    };
+    let mut app = spawn_with(config).await.expect("kefu starts");
+    app._temp = Some(temp);
+    app
+}
+
 /// Starts kefu on an existing data directory (which the caller keeps alive).
 pub async fn spawn_app_in(data_dir: &Path) -> anyhow::Result<TestApp> {
-    let app = App::build(&test_config(data_dir)).await?;
+    spawn_with(test_config(data_dir)).await
+}
+
+pub async fn spawn_with(config: Config) -> anyhow::Result<TestApp> {
+    let data_dir = config.data_dir.clone();
+    let data_dir = data_dir.as_path();
+    let app = App::build(&config).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
     let setup_token = app.setup_token().map(str::to_string);
     let handle = app.handle();
@@ -90,6 +108,17 @@ impl TestApp {
             )
             .await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "setup succeeds");
+        browser
+    }
+
+    /// The admin's signed-in browser: via setup on a fresh data dir, else by logging in.
+    pub async fn admin_or_login(&self) -> Browser {
+        if self.setup_token.is_some() {
+            return self.admin().await;
+        }
+        let browser = self.browser();
+        let response = browser.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "admin signs in");
         browser
     }
 
@@ -193,6 +222,19 @@ impl Browser {
             .expect("POST request")
     }
 
+    /// `GET /api/v1/kb/search` with these query parameters, as JSON.
+    pub async fn kb_search(&self, params: &[(&str, &str)]) -> serde_json::Value {
+        let response = self
+            .client
+            .get(self.url("/api/v1/kb/search"))
+            .query(params)
+            .send()
+            .await
+            .expect("search request");
+        assert_eq!(response.status(), StatusCode::OK, "search {params:?}");
+        response.json().await.expect("json")
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> Response {
         self.submit(
             "/login",
@@ -222,4 +264,25 @@ pub fn location(response: &Response) -> String {
 /// The path of the `kefu` binary Cargo built for these tests.
 pub fn kefu_binary() -> &'static str {
     env!("CARGO_BIN_EXE_kefu")
+}
+
+/// Runs the real `kefu` binary on `data_dir`, feeding `stdin` if given.
+pub fn run_kefu(args: &[&str], data_dir: &Path, stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(kefu_binary())
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kefu runs");
+    let mut input = child.stdin.take().expect("stdin");
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).expect("write stdin");
+    }
+    drop(input);
+    child.wait_with_output().expect("kefu finishes")
 }

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod helpers;
+mod knowledge;
 mod process;
 mod security;
 mod storage;

@@ -1,8 +1,8 @@
 //! The real `kefu` binary: crash safety, graceful shutdown, the lock, and the admin commands.
 
-use crate::helpers::{Browser, kefu_binary, location};
+use crate::helpers::{Browser, kefu_binary, location, run_kefu as kefu};
 use reqwest::StatusCode;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -59,27 +59,6 @@ fn wait_for_line(log: &mpsc::Receiver<String>, needle: &str) -> String {
             Err(error) => panic!("kefu never logged {needle:?}: {error}"),
         }
     }
-}
-
-fn kefu(args: &[&str], data_dir: &Path, stdin: Option<&str>) -> std::process::Output {
-    let mut child = Command::new(kefu_binary())
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kefu runs");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-    }
-    child.wait_with_output().expect("kefu finishes")
 }
 
 fn create_admin(data_dir: &Path) {

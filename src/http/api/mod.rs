@@ -1,0 +1,9 @@
+//! The JSON API under `/api/v1`: same services as the pages, JSON in and out.
+
+mod knowledge;
+
+use actix_web::web;
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config.route("/api/v1/kb/search", web::get().to(knowledge::search));
+}
