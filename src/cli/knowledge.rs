@@ -62,11 +62,20 @@ pub async fn import_faq(config: &Config, file: &Path, dry_run: bool) -> anyhow::
                 summary.updated,
                 summary.unchanged,
                 summary.rows.len(),
-                if dry_run { "; dry run, nothing written" } else { "" }
+                if dry_run {
+                    "; dry run, nothing written"
+                } else {
+                    ""
+                }
             );
             if dry_run {
                 for row in &summary.rows {
-                    println!("line {}\t{}\t{}", row.line, row.action.as_str(), row.question);
+                    println!(
+                        "line {}\t{}\t{}",
+                        row.line,
+                        row.action.as_str(),
+                        row.question
+                    );
                 }
             }
             Ok(())

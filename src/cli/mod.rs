@@ -2,6 +2,7 @@
 
 mod admin;
 mod backup;
+mod bench;
 mod healthcheck;
 mod knowledge;
 mod serve;
@@ -63,6 +64,9 @@ pub enum Command {
     Export(ExportCommand),
     /// Rebuild the search index from the database (stop `kefu serve` first).
     Reindex,
+    /// Measure kefu's speed on synthetic data in a temporary directory.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Exit 0 if the kefu serving on the configured address answers /healthz (for Docker).
     Healthcheck {
         /// Address to ask [default: the configured bind address]
@@ -99,6 +103,18 @@ pub enum ImportCommand {
         /// Check the file and show what would change, without writing anything.
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// CSV import time and search latency (p50/p99) over a knowledge base of N entries.
+    Kb {
+        #[arg(long, default_value_t = 10_000)]
+        entries: usize,
+        /// How many times to run the set of benchmark queries.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
     },
 }
 
@@ -175,6 +191,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Export(ExportCommand::Faq { file }) => knowledge::export_faq(&config, &file).await,
         Command::Reindex => knowledge::reindex(&config).await,
+        Command::Bench(BenchCommand::Kb { entries, rounds }) => {
+            bench::knowledge(&config, entries, rounds).await
+        }
         Command::Healthcheck { address } => {
             healthcheck::check(address.as_deref().unwrap_or(&config.bind))
         }

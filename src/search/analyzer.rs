@@ -2,9 +2,9 @@
 //! word-only, length, lower-case and English stemming filters. Documents and queries both go
 //! through it, so a query term matches exactly the terms it would have been indexed as.
 
-use super::stemmer::PorterStemmer;
 use tantivy::tokenizer::{
-    LowerCaser, RemoveLongFilter, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
+    Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream,
+    Tokenizer,
 };
 use tantivy_jieba::JiebaTokenizer;
 
@@ -22,7 +22,7 @@ pub(super) fn build() -> TextAnalyzer {
         .filter(WordsOnly)
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
-        .filter(PorterStemmer)
+        .filter(Stemmer::new(Language::English))
         .build()
 }
 
@@ -36,7 +36,7 @@ pub(super) fn build_for_snippets() -> TextAnalyzer {
         .filter(InTextOrder)
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
-        .filter(PorterStemmer)
+        .filter(Stemmer::new(Language::English))
         .build()
 }
 

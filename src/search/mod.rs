@@ -7,12 +7,9 @@ mod analyzer;
 mod document;
 mod query;
 mod snippet;
-mod stemmer;
 mod storage;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod scratch;
 
 pub use storage::SCHEMA_VERSION;
 
@@ -36,7 +33,7 @@ const WRITER_MEMORY_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
-    #[error("the search index at {dir} is in use by another process")]
+    #[error("the search index at {dir} is already open, in this process or another")]
     Locked { dir: PathBuf },
     #[error("cannot read or write the search index files at {path}")]
     Io {

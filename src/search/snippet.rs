@@ -85,18 +85,18 @@ fn highlighted(generator: &mut SnippetGenerator, text: &str) -> Option<Vec<Snipp
     let bytes_per_char = text.len().div_ceil(text.chars().count().max(1));
     generator.set_max_num_chars(SNIPPET_CHARS * bytes_per_char);
     let snippet = generator.snippet(text);
-    let fragment = snippet.fragment();
-    let marked = collapse_overlapped_ranges(snippet.highlighted());
+    // The fragment is `text[passage]`; the marked ranges are relative to its start.
+    let passage = snippet.fragment_range();
     let mut parts = Vec::new();
-    if snippet.fragment_range().start > 0 {
+    if passage.start > 0 {
         push(&mut parts, ELLIPSIS, false);
     }
-    let mut unmarked_from = 0;
-    for Range { start, end } in marked {
+    let mut unmarked_from = passage.start;
+    for marked in collapse_overlapped_ranges(snippet.highlighted()) {
+        let Range { start, end } = passage.start + marked.start..passage.start + marked.end;
         // Ranges come from token offsets, so they are on character boundaries; `get` keeps a
         // surprise from becoming a panic.
-        let (Some(before), Some(word)) =
-            (fragment.get(unmarked_from..start), fragment.get(start..end))
+        let (Some(before), Some(word)) = (text.get(unmarked_from..start), text.get(start..end))
         else {
             continue;
         };
@@ -107,15 +107,28 @@ fn highlighted(generator: &mut SnippetGenerator, text: &str) -> Option<Vec<Snipp
     if !parts.iter().any(|part| part.highlighted) {
         return None;
     }
+    let end = passage_end(text, passage);
     push(
         &mut parts,
-        fragment.get(unmarked_from..).unwrap_or_default(),
+        text.get(unmarked_from..end).unwrap_or_default(),
         false,
     );
-    if snippet.fragment_range().end < text.len() {
+    if end < text.len() {
         push(&mut parts, ELLIPSIS, false);
     }
     Some(parts)
+}
+
+/// tantivy ends the passage after its last word; show the rest of the text too when that is
+/// only punctuation, or when the whole of it fits, rather than end on "…".
+fn passage_end(text: &str, passage: Range<usize>) -> usize {
+    let rest = text.get(passage.end..).unwrap_or_default();
+    let from_start = text.get(passage.start..).unwrap_or_default();
+    if from_start.chars().count() <= SNIPPET_CHARS || !rest.chars().any(char::is_alphanumeric) {
+        text.len()
+    } else {
+        passage.end
+    }
 }
 
 /// The first characters of `text`, unmarked: the snippet of a hit whose match is elsewhere.
@@ -147,7 +160,7 @@ fn push(parts: &mut Vec<SnippetPart>, text: &str, highlighted: bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::{SNIPPET_CHARS, beginning, push};
+    use super::{SNIPPET_CHARS, beginning, passage_end, push};
     use crate::domain::SnippetPart;
 
     #[test]
@@ -178,5 +191,19 @@ mod tests {
         assert_eq!(parts[0].text.chars().count(), SNIPPET_CHARS + 1);
         assert!(parts[0].text.ends_with('…'));
         assert_eq!(beginning("short")[0].text, "short");
+    }
+
+    #[test]
+    fn a_passage_runs_to_the_end_when_only_punctuation_or_little_text_is_left() {
+        let short = "Track it in your account.";
+        assert_eq!(passage_end(short, 0..24), short.len());
+        let long = format!("{} tail words", "word ".repeat(SNIPPET_CHARS));
+        assert_eq!(passage_end(&long, 0..20), 20);
+        let ends_in_punctuation = format!("{}!?", "word ".repeat(SNIPPET_CHARS));
+        let last_word_end = ends_in_punctuation.len() - 3;
+        assert_eq!(
+            passage_end(&ends_in_punctuation, 0..last_word_end),
+            ends_in_punctuation.len()
+        );
     }
 }

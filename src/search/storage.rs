@@ -7,9 +7,9 @@ use std::path::Path;
 use tantivy::Index;
 use tantivy::schema::Schema;
 
-/// The version of the schema and analyzer this build writes. Bump it whenever `document.rs`,
-/// `analyzer.rs` or `stemmer.rs` change what is indexed: an index written by another version
-/// is rebuilt at start-up.
+/// The version of the schema and analyzer this build writes. Bump it whenever `document.rs`
+/// or `analyzer.rs` changes what is indexed: an index written by another version is rebuilt
+/// at start-up.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Holds `SCHEMA_VERSION` as decimal text. tantivy ignores files it does not manage, so the

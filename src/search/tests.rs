@@ -415,4 +415,3 @@ fn the_index_can_be_shared_between_threads() {
     fn shared<T: Send + Sync>() {}
     shared::<KnowledgeIndex>();
 }
-pub(super) fn built_index_for_scratch(dir: &Path) -> KnowledgeIndex { built_index(dir) }

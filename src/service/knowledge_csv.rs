@@ -101,7 +101,10 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, Vec<RowError>> {
                 .map(unneutralize)
                 .unwrap_or_default()
         };
-        if let Some(long) = COLUMNS.iter().find(|c| cell(c).chars().count() > MAX_CELL_CHARS) {
+        if let Some(long) = COLUMNS
+            .iter()
+            .find(|c| cell(c).chars().count() > MAX_CELL_CHARS)
+        {
             errors.push(RowError {
                 line,
                 message: format!("{long}: is longer than {MAX_CELL_CHARS} characters"),
@@ -129,7 +132,10 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, Vec<RowError>> {
                     });
                     continue;
                 }
-                let key = (content.language.as_str().to_string(), content.question_key());
+                let key = (
+                    content.language.as_str().to_string(),
+                    content.question_key(),
+                );
                 if content.external_id.is_none()
                     && let Some(first) = seen_questions.insert(key, line)
                 {
@@ -147,10 +153,16 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, Vec<RowError>> {
             })),
         }
     }
-    if errors.is_empty() { Ok(rows) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
 }
 
-fn column_positions(header: &csv::StringRecord) -> Result<Vec<(&'static str, usize)>, Vec<RowError>> {
+fn column_positions(
+    header: &csv::StringRecord,
+) -> Result<Vec<(&'static str, usize)>, Vec<RowError>> {
     let mut positions = Vec::new();
     let mut errors = Vec::new();
     for (index, name) in header.iter().enumerate() {
@@ -178,7 +190,11 @@ fn column_positions(header: &csv::StringRecord) -> Result<Vec<(&'static str, usi
             });
         }
     }
-    if errors.is_empty() { Ok(positions) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(positions)
+    } else {
+        Err(errors)
+    }
 }
 
 fn csv_error(line: u64, error: &csv::Error) -> RowError {
@@ -243,7 +259,15 @@ mod tests {
 
     #[test]
     fn formula_neutralisation_round_trips() {
-        for cell in ["=1+1", "- item", "@home", "'quoted", "''", "plain", "+86 10 1234"] {
+        for cell in [
+            "=1+1",
+            "- item",
+            "@home",
+            "'quoted",
+            "''",
+            "plain",
+            "+86 10 1234",
+        ] {
             assert_eq!(unneutralize(&neutralize(cell)), cell);
             assert!(!neutralize(cell).starts_with(['=', '+', '-', '@']));
         }
@@ -262,7 +286,10 @@ mod tests {
     fn header_problems_are_reported_on_line_1() {
         let errors = parse(b"question,anwser\nq,a\n").expect_err("bad header");
         let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        assert!(messages[0].starts_with("line 1: unknown column \"anwser\""), "{messages:?}");
+        assert!(
+            messages[0].starts_with("line 1: unknown column \"anwser\""),
+            "{messages:?}"
+        );
         assert!(messages[1].contains("no \"answer\" column"), "{messages:?}");
     }
 }

@@ -1,8 +1,8 @@
 //! Use cases: the only layer that coordinates storage, search, models and live updates.
 
 pub mod accounts;
-pub mod knowledge;
 mod error;
+pub mod knowledge;
 pub mod knowledge_csv;
 mod markdown;
 mod passwords;

@@ -72,9 +72,8 @@ fn entry_row(row: &Row<'_>) -> rusqlite::Result<EntryRow> {
 
 /// Completes a row with its variants and tags.
 fn hydrate(conn: &Connection, row: EntryRow) -> Result<FaqEntry, StoreError> {
-    let mut variants = conn.prepare_cached(
-        "SELECT text FROM faq_variants WHERE entry_id = ?1 ORDER BY position",
-    )?;
+    let mut variants =
+        conn.prepare_cached("SELECT text FROM faq_variants WHERE entry_id = ?1 ORDER BY position")?;
     let variants = variants
         .query_map([row.id.get()], |r| r.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
@@ -109,7 +108,9 @@ fn hydrate(conn: &Connection, row: EntryRow) -> Result<FaqEntry, StoreError> {
 
 fn entry_by_id(conn: &Connection, id: FaqEntryId) -> Result<Option<FaqEntry>, StoreError> {
     let row = conn
-        .prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM faq_entries WHERE id = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM faq_entries WHERE id = ?1"
+        ))?
         .query_row([id.get()], entry_row)
         .optional()?;
     row.map(|row| hydrate(conn, row)).transpose()
@@ -133,13 +134,18 @@ fn log_change(conn: &Connection, id: FaqEntryId, now: Timestamp) -> Result<(), S
     Ok(())
 }
 
-fn write_children(conn: &Connection, id: FaqEntryId, content: &FaqContent) -> Result<(), StoreError> {
+fn write_children(
+    conn: &Connection,
+    id: FaqEntryId,
+    content: &FaqContent,
+) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM faq_variants WHERE entry_id = ?1")?
         .execute([id.get()])?;
     conn.prepare_cached("DELETE FROM faq_tags WHERE entry_id = ?1")?
         .execute([id.get()])?;
-    let mut variant = conn
-        .prepare_cached("INSERT INTO faq_variants (entry_id, position, text) VALUES (?1, ?2, ?3)")?;
+    let mut variant = conn.prepare_cached(
+        "INSERT INTO faq_variants (entry_id, position, text) VALUES (?1, ?2, ?3)",
+    )?;
     for (position, text) in (0_i64..).zip(&content.variants) {
         variant.execute(params![id.get(), position, text])?;
     }
@@ -151,7 +157,11 @@ fn write_children(conn: &Connection, id: FaqEntryId, content: &FaqContent) -> Re
     Ok(())
 }
 
-fn insert_entry(conn: &Connection, record: &FaqRecord, now: Timestamp) -> Result<FaqEntryId, StoreError> {
+fn insert_entry(
+    conn: &Connection,
+    record: &FaqRecord,
+    now: Timestamp,
+) -> Result<FaqEntryId, StoreError> {
     let content = &record.content;
     let id: i64 = conn
         .prepare_cached(
@@ -231,7 +241,10 @@ fn import_target(
             "SELECT id, external_id FROM faq_entries WHERE language = ?1 AND question_key = ?2",
         )?
         .query_row((content.language.as_str(), content.question_key()), |row| {
-            Ok((FaqEntryId::new(row.get(0)?), row.get::<_, Option<String>>(1)?))
+            Ok((
+                FaqEntryId::new(row.get(0)?),
+                row.get::<_, Option<String>>(1)?,
+            ))
         })
         .optional()?;
     match (by_question, &content.external_id) {
@@ -266,7 +279,9 @@ fn import_one(
     let mut incoming = row.record.content.clone();
     if incoming.external_id.is_none() {
         // A file without ids keeps the ids the entries already have.
-        incoming.external_id.clone_from(&existing.content.external_id);
+        incoming
+            .external_id
+            .clone_from(&existing.content.external_id);
     }
     if existing.content == incoming && existing.answer_html == row.record.answer_html {
         return Ok(ImportAction::Unchanged);
@@ -352,8 +367,9 @@ impl Store {
         self.read(|conn| {
             let transaction = conn.unchecked_transaction()?;
             let sequence = latest_sequence(&transaction)?;
-            let mut statement = transaction
-                .prepare(&format!("SELECT {ENTRY_COLUMNS} FROM faq_entries ORDER BY id"))?;
+            let mut statement = transaction.prepare(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM faq_entries ORDER BY id"
+            ))?;
             let rows = statement
                 .query_map([], entry_row)?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -369,7 +385,7 @@ impl Store {
     }
 
     pub async fn latest_knowledge_sequence(&self) -> Result<i64, StoreError> {
-        self.read(|conn| latest_sequence(conn)).await
+        self.read(latest_sequence).await
     }
 
     /// Changes after `after`, oldest first, each with the entry as it is now; several
@@ -405,7 +421,11 @@ impl Store {
         .await
     }
 
-    pub async fn create_faq(&self, record: FaqRecord, now: Timestamp) -> Result<FaqEntry, StoreError> {
+    pub async fn create_faq(
+        &self,
+        record: FaqRecord,
+        now: Timestamp,
+    ) -> Result<FaqEntry, StoreError> {
         self.write(move |conn| {
             let transaction = conn.transaction()?;
             let id = insert_entry(&transaction, &record, now)?;

@@ -37,7 +37,11 @@ fn stderr(output: &std::process::Output) -> String {
 }
 
 fn export(data_dir: &Path, file: &Path) -> Vec<u8> {
-    let output = run_kefu(&["export", "faq", file.to_str().expect("utf-8")], data_dir, None);
+    let output = run_kefu(
+        &["export", "faq", file.to_str().expect("utf-8")],
+        data_dir,
+        None,
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     std::fs::read(file).expect("exported file")
 }
@@ -65,8 +69,14 @@ async fn utf8_bom_and_gbk_files_import_the_same_entries() {
         let data = tempfile::tempdir().expect("temp dir");
         let output = import(data.path(), &write(files.path(), name, &bytes), &[]);
         assert!(output.status.success(), "{name}: {}", stderr(&output));
-        assert!(stdout(&output).contains("3 created, 0 updated, 0 unchanged"), "{name}");
-        exports.push(export(data.path(), &files.path().join(format!("{name}.out"))));
+        assert!(
+            stdout(&output).contains("3 created, 0 updated, 0 unchanged"),
+            "{name}"
+        );
+        exports.push(export(
+            data.path(),
+            &files.path().join(format!("{name}.out")),
+        ));
     }
     assert_eq!(exports[0], exports[1], "BOM file imports identically");
     assert_eq!(exports[0], exports[2], "GBK file imports identically");
@@ -90,7 +100,11 @@ Odd language?,answer,,klingon,
 Too many fields?,answer,,,,extra
 "
     );
-    let output = import(data.path(), &write(files.path(), "bad.csv", csv.as_bytes()), &[]);
+    let output = import(
+        data.path(),
+        &write(files.path(), "bad.csv", csv.as_bytes()),
+        &[],
+    );
     assert!(!output.status.success());
     let errors = stderr(&output);
     for expected in [
@@ -103,15 +117,29 @@ Too many fields?,answer,,,,extra
         "line 9: has 6 fields but the header has 5",
         "nothing was imported",
     ] {
-        assert!(errors.contains(expected), "missing {expected:?} in:\n{errors}");
+        assert!(
+            errors.contains(expected),
+            "missing {expected:?} in:\n{errors}"
+        );
     }
     assert!(!errors.contains("line 2:"), "the good row is fine");
 
-    let unknown_column = write(files.path(), "cols.csv", b"question,answer,colour\nq?,a,red\n");
+    let unknown_column = write(
+        files.path(),
+        "cols.csv",
+        b"question,answer,colour\nq?,a,red\n",
+    );
     let errors = stderr(&import(data.path(), &unknown_column, &[]));
-    assert!(errors.contains("line 1: unknown column \"colour\""), "{errors}");
+    assert!(
+        errors.contains("line 1: unknown column \"colour\""),
+        "{errors}"
+    );
 
-    let undecodable = write(files.path(), "bin.csv", b"question,answer\nok?,fine\n\xff\xfe\xfd,\x81\n");
+    let undecodable = write(
+        files.path(),
+        "bin.csv",
+        b"question,answer\nok?,fine\n\xff\xfe\xfd,\x81\n",
+    );
     let errors = stderr(&import(data.path(), &undecodable, &[]));
     assert!(errors.contains("line 3: undecodable bytes"), "{errors}");
 
@@ -134,20 +162,35 @@ async fn dry_run_reports_without_writing_and_reimport_changes_nothing() {
     let report = stdout(&dry);
     assert!(report.contains("3 created"), "{report}");
     assert!(report.contains("dry run, nothing written"), "{report}");
-    assert!(report.contains("line 2\tcreated\tHow do I return an item?"), "{report}");
+    assert!(
+        report.contains("line 2\tcreated\tHow do I return an item?"),
+        "{report}"
+    );
     let empty = export(data.path(), &files.path().join("empty.csv"));
     assert_eq!(String::from_utf8_lossy(&empty).lines().count(), 1);
 
     assert!(import(data.path(), &file, &[]).status.success());
     let first = export(data.path(), &files.path().join("first.csv"));
     let again = import(data.path(), &file, &[]);
-    assert!(stdout(&again).contains("0 created, 0 updated, 3 unchanged"), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains("0 created, 0 updated, 3 unchanged"),
+        "{}",
+        stdout(&again)
+    );
     assert_eq!(first, export(data.path(), &files.path().join("second.csv")));
 
     // Without external ids, rows match by their normalised question.
     let reworded = "question,answer\nHOW DO I RETURN AN ITEM,New answer.\n";
-    let update = import(data.path(), &write(files.path(), "upd.csv", reworded.as_bytes()), &[]);
-    assert!(stdout(&update).contains("0 created, 1 updated"), "{}", stdout(&update));
+    let update = import(
+        data.path(),
+        &write(files.path(), "upd.csv", reworded.as_bytes()),
+        &[],
+    );
+    assert!(
+        stdout(&update).contains("0 created, 1 updated"),
+        "{}",
+        stdout(&update)
+    );
 }
 
 #[tokio::test]
@@ -161,12 +204,19 @@ async fn export_then_import_round_trips_losslessly_and_neutralises_formulas() {
 ";
     let demo_and_tricky = [SMALL_FAQ, tricky];
     for (n, csv) in demo_and_tricky.iter().enumerate() {
-        let output = import(source.path(), &write(files.path(), &format!("in{n}.csv"), csv.as_bytes()), &[]);
+        let output = import(
+            source.path(),
+            &write(files.path(), &format!("in{n}.csv"), csv.as_bytes()),
+            &[],
+        );
         assert!(output.status.success(), "{}", stderr(&output));
     }
     let exported = export(source.path(), &files.path().join("out.csv"));
     let text = String::from_utf8_lossy(&exported);
-    assert!(text.contains("'=SUM(A1:A9)"), "formula neutralised:\n{text}");
+    assert!(
+        text.contains("'=SUM(A1:A9)"),
+        "formula neutralised:\n{text}"
+    );
     assert!(text.contains("\"'- a list item"), "{text}");
     assert!(text.contains("'@home|+plus"), "{text}");
 
@@ -183,13 +233,18 @@ async fn chinese_english_and_mixed_queries_find_the_right_demo_entry() {
     let admin = app.admin().await;
     for (query, expected) in [
         ("how can I send back an item", "How do I return an item?"),
-        ("refund taking long", "How long does it take to get my refund?"),
+        (
+            "refund taking long",
+            "How long does it take to get my refund?",
+        ),
         ("退货", "怎么申请退货？"),
         ("发票", "怎么开发票？"),
         ("我的 order 还没到", "订单一直没收到怎么办？"),
         ("可以用 PayPal 付款吗", "支持哪些付款方式？"),
     ] {
-        let results = admin.kb_search(&[("q", query), ("published_only", "true")]).await;
+        let results = admin
+            .kb_search(&[("q", query), ("published_only", "true")])
+            .await;
         let questions: Vec<&str> = results["results"]
             .as_array()
             .expect("results")
@@ -205,7 +260,10 @@ async fn chinese_english_and_mixed_queries_find_the_right_demo_entry() {
     let hit = &admin.kb_search(&[("q", "发票")]).await["results"][0];
     assert!(hit["score"].as_f64().expect("score") > 0.0);
     let snippet = hit["snippet"].as_array().expect("snippet parts");
-    assert!(snippet.iter().any(|part| part["highlighted"] == true), "{snippet:?}");
+    assert!(
+        snippet.iter().any(|part| part["highlighted"] == true),
+        "{snippet:?}"
+    );
 }
 
 #[tokio::test]
@@ -214,10 +272,16 @@ async fn drafts_are_hidden_from_the_bot_but_not_from_admins() {
     let admin = app.admin().await;
     let query = [("q", "Spring Festival holiday shipping")];
     let all = admin.kb_search(&query).await;
-    assert_eq!(first_question(&all), "Will you ship during the Spring Festival holiday?");
+    assert_eq!(
+        first_question(&all),
+        "Will you ship during the Spring Festival holiday?"
+    );
     assert_eq!(all["results"][0]["status"], "draft");
     let published = admin
-        .kb_search(&[("q", "Spring Festival holiday shipping"), ("published_only", "true")])
+        .kb_search(&[
+            ("q", "Spring Festival holiday shipping"),
+            ("published_only", "true"),
+        ])
         .await;
     assert!(
         published["results"]
@@ -240,21 +304,33 @@ async fn the_search_api_checks_its_caller_and_input() {
 
     for (query, message) in [
         ("/api/v1/kb/search", "q: is required"),
-        ("/api/v1/kb/search?q=x&limit=500", "limit: must be between 1 and 50"),
+        (
+            "/api/v1/kb/search?q=x&limit=500",
+            "limit: must be between 1 and 50",
+        ),
         ("/api/v1/kb/search?q=x&language=martian", "language:"),
     ] {
         let response = admin.get(query).await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}"
+        );
         let body: serde_json::Value = response.json().await.expect("json");
         assert!(
-            body["error"]["message"].as_str().expect("message").contains(message),
+            body["error"]["message"]
+                .as_str()
+                .expect("message")
+                .contains(message),
             "{query}: {body}"
         );
     }
     for hostile in ["\"unbalanced", "AND OR (", "*", ":"] {
         admin.kb_search(&[("q", hostile)]).await;
     }
-    let english = admin.kb_search(&[("q", "refund"), ("language", "en"), ("limit", "2")]).await;
+    let english = admin
+        .kb_search(&[("q", "refund"), ("language", "en"), ("limit", "2")])
+        .await;
     let results = english["results"].as_array().expect("results");
     assert!(results.len() <= 2);
     assert!(results.iter().all(|r| r["language"] == "en"));
@@ -266,17 +342,33 @@ async fn an_import_from_the_shell_reaches_a_running_server_within_a_second() {
     let files = tempfile::tempdir().expect("temp dir");
     let app = spawn_app_in(data.path()).await.expect("starts");
     let admin = app.admin().await;
-    assert!(admin.kb_search(&[("q", "退货")]).await["results"].as_array().expect("results").is_empty());
+    assert!(
+        admin.kb_search(&[("q", "退货")]).await["results"]
+            .as_array()
+            .expect("results")
+            .is_empty()
+    );
 
-    let output = import(data.path(), &write(files.path(), "faq.csv", SMALL_FAQ.as_bytes()), &[]);
-    assert!(output.status.success(), "no lock error while serving: {}", stderr(&output));
+    let output = import(
+        data.path(),
+        &write(files.path(), "faq.csv", SMALL_FAQ.as_bytes()),
+        &[],
+    );
+    assert!(
+        output.status.success(),
+        "no lock error while serving: {}",
+        stderr(&output)
+    );
     let imported = Instant::now();
     loop {
         let results = admin.kb_search(&[("q", "退货")]).await;
         if first_question(&results) == "退货怎么办理？" {
             break;
         }
-        assert!(imported.elapsed() < Duration::from_secs(5), "the server never saw the import");
+        assert!(
+            imported.elapsed() < Duration::from_secs(5),
+            "the server never saw the import"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     println!("an import became searchable after {:?}", imported.elapsed());
@@ -286,7 +378,15 @@ async fn an_import_from_the_shell_reaches_a_running_server_within_a_second() {
 async fn a_missing_or_damaged_index_is_rebuilt_and_reindex_works() {
     let data = tempfile::tempdir().expect("temp dir");
     let files = tempfile::tempdir().expect("temp dir");
-    assert!(import(data.path(), &write(files.path(), "faq.csv", SMALL_FAQ.as_bytes()), &[]).status.success());
+    assert!(
+        import(
+            data.path(),
+            &write(files.path(), "faq.csv", SMALL_FAQ.as_bytes()),
+            &[]
+        )
+        .status
+        .success()
+    );
 
     let index = data.path().join("index").join("knowledge");
     for damage in ["missing", "garbage"] {
@@ -297,14 +397,24 @@ async fn a_missing_or_damaged_index_is_rebuilt_and_reindex_works() {
             std::fs::create_dir_all(&index).expect("dir");
             std::fs::write(index.join("meta.json"), b"{ this is not json").expect("garbage");
         }
-        let app = spawn_app_in(data.path()).await.expect("starts despite the index");
+        let app = spawn_app_in(data.path())
+            .await
+            .expect("starts despite the index");
         let admin = app.admin_or_login().await;
         let results = admin.kb_search(&[("q", "return an item")]).await;
-        assert_eq!(first_question(&results), "How do I return an item?", "after {damage} index");
+        assert_eq!(
+            first_question(&results),
+            "How do I return an item?",
+            "after {damage} index"
+        );
         app.stop().await;
     }
 
     let output = run_kefu(&["reindex"], data.path(), None);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains("indexed 3 entries"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("indexed 3 entries"),
+        "{}",
+        stdout(&output)
+    );
 }

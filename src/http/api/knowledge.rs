@@ -51,11 +51,17 @@ pub async fn search(
         return Err(invalid("q", "is required: the text to search for"));
     }
     if query.chars().count() > MAX_QUERY_CHARS {
-        return Err(invalid("q", &format!("is longer than {MAX_QUERY_CHARS} characters")));
+        return Err(invalid(
+            "q",
+            &format!("is longer than {MAX_QUERY_CHARS} characters"),
+        ));
     }
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(invalid("limit", &format!("must be between 1 and {MAX_LIMIT}")));
+        return Err(invalid(
+            "limit",
+            &format!("must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     let language = params
         .language

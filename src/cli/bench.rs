@@ -1,0 +1,142 @@
+//! `kefu bench kb`: measures CSV import and knowledge search on a synthetic knowledge base
+//! of realistic size, with the real store and index in a temporary directory.
+
+use crate::config::Config;
+use crate::data_dir::DataDir;
+use crate::domain::KnowledgeFilter;
+use crate::service::KnowledgeService;
+use crate::service::knowledge::import_into;
+use crate::store::Store;
+use anyhow::Context;
+use std::time::{Duration, Instant};
+
+const DEMO_FAQ: &str = include_str!("../service/demo/faq.csv");
+const DEMO_QUERIES: &str = include_str!("../service/demo/queries.csv");
+const PRODUCTS: [&str; 12] = [
+    "desk lamp",
+    "kettle",
+    "duvet",
+    "pillow",
+    "frying pan",
+    "teapot",
+    "night light",
+    "bath towel",
+    "rice cooker",
+    "blender",
+    "台灯",
+    "电水壶",
+];
+
+/// Builds a CSV of `entries` rows by varying the demo entries, so text lengths, languages
+/// and vocabulary look like a real shop's FAQ.
+fn synthetic_csv(entries: usize) -> anyhow::Result<Vec<u8>> {
+    let mut reader = csv::Reader::from_reader(DEMO_FAQ.as_bytes());
+    let demo: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record([
+        "external_id",
+        "question",
+        "variants",
+        "answer",
+        "category",
+        "tags",
+        "language",
+        "status",
+    ])?;
+    for n in 0..entries {
+        let row = &demo[n % demo.len()];
+        let product = PRODUCTS[(n / demo.len()) % PRODUCTS.len()];
+        let field = |i: usize| row.get(i).unwrap_or_default();
+        writer.write_record([
+            format!("bench-{n}"),
+            format!("{} ({product}, model {n})", field(1)),
+            field(2).to_string(),
+            format!("{}\n\nApplies to the {product} range, model {n}.", field(3)),
+            field(4).to_string(),
+            field(5).to_string(),
+            field(6).to_string(),
+            "published".to_string(),
+        ])?;
+    }
+    Ok(writer.into_inner()?)
+}
+
+fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted.get(index).copied().unwrap_or_default()
+}
+
+pub async fn knowledge(_config: &Config, entries: usize, rounds: usize) -> anyhow::Result<()> {
+    let temp = std::env::temp_dir().join(format!("kefu-bench-{}", std::process::id()));
+    let data_dir = DataDir::create(&temp)?;
+    let outcome = run(&data_dir, entries, rounds).await;
+    let _ = std::fs::remove_dir_all(&temp);
+    outcome
+}
+
+async fn run(data_dir: &DataDir, entries: usize, rounds: usize) -> anyhow::Result<()> {
+    let csv = synthetic_csv(entries)?;
+    println!(
+        "knowledge base: {entries} synthetic entries ({} KiB of CSV)",
+        csv.len() / 1024
+    );
+    let store = Store::open(&data_dir.database(), 2).await?;
+
+    let started = Instant::now();
+    let summary = import_into(&store, &csv, false, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "import (parse, validate, render Markdown, one transaction): {} rows in {:.2?}",
+        summary.created,
+        started.elapsed()
+    );
+
+    let started = Instant::now();
+    let knowledge = KnowledgeService::open(store.clone(), &data_dir.knowledge_index())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "index build: {} documents in {:.2?}",
+        knowledge.indexed_entries(),
+        started.elapsed()
+    );
+
+    let queries: Vec<String> = csv::Reader::from_reader(DEMO_QUERIES.as_bytes())
+        .records()
+        .filter_map(|record| record.ok()?.get(0).map(str::to_string))
+        .collect();
+    anyhow::ensure!(!queries.is_empty(), "no benchmark queries");
+    let filter = KnowledgeFilter {
+        published_only: true,
+        ..KnowledgeFilter::default()
+    };
+    for query in queries.iter().take(20) {
+        knowledge
+            .search(query, filter.clone(), 10)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let mut latencies = Vec::with_capacity(rounds * queries.len());
+    for _ in 0..rounds {
+        for query in &queries {
+            let started = Instant::now();
+            knowledge
+                .search(query, filter.clone(), 10)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("search")?;
+            latencies.push(started.elapsed());
+        }
+    }
+    latencies.sort();
+    println!(
+        "search (top 10, with snippets and entries loaded), {} queries: p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+        latencies.len(),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or_default()
+    );
+    store.close().await;
+    Ok(())
+}
