@@ -198,6 +198,24 @@ async fn repeated_failed_logins_for_one_account_are_rate_limited() {
 }
 
 #[tokio::test]
+async fn many_failed_logins_from_one_address_are_rate_limited_across_accounts() {
+    let app = spawn_app().await;
+    app.admin().await;
+    let browser = app.browser();
+    for n in 0..10 {
+        let response = browser
+            .login(&format!("guess{n}@example.com"), "guess guess guess")
+            .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {n}");
+    }
+    let limited = browser
+        .login("guess99@example.com", "guess guess guess")
+        .await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
 async fn a_planted_session_cookie_is_replaced_at_login() {
     let app = spawn_app().await;
     app.admin().await;
