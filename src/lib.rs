@@ -7,6 +7,7 @@ pub mod config;
 pub mod data_dir;
 pub mod domain;
 pub mod http;
+pub mod ml;
 pub mod search;
 pub mod service;
 pub mod store;

@@ -168,8 +168,8 @@ impl FaqContent {
         let mut variants: Vec<String> = Vec::new();
         for variant in input.variants.iter().map(|v| clean_line(v)) {
             let key = normalize_question(&variant);
-            let duplicate = key == question_key
-                || variants.iter().any(|v| normalize_question(v) == key);
+            let duplicate =
+                key == question_key || variants.iter().any(|v| normalize_question(v) == key);
             if !variant.is_empty() && !duplicate {
                 check_length(&mut errors, "variants", &variant, VARIANT_MAX_CHARS);
                 variants.push(variant);
@@ -205,7 +205,12 @@ impl FaqContent {
         };
         let status = FaqStatus::parse(&input.status);
         let external_id = clean_line(&input.external_id);
-        check_length(&mut errors, "external_id", &external_id, EXTERNAL_ID_MAX_CHARS);
+        check_length(
+            &mut errors,
+            "external_id",
+            &external_id,
+            EXTERNAL_ID_MAX_CHARS,
+        );
 
         let language = language.map_err(|e| errors.push(e)).ok();
         let status = status.map_err(|e| errors.push(e)).ok();
@@ -377,7 +382,10 @@ mod tests {
         assert_eq!(Language::detect("Where is my order?"), Language::en());
         assert_eq!(Language::detect("我的订单到哪了"), Language::zh());
         assert_eq!(Language::detect("我的 order 还没到"), Language::zh());
-        assert_eq!(Language::detect("Do you sell 龙井 tea in big tins?"), Language::en());
+        assert_eq!(
+            Language::detect("Do you sell 龙井 tea in big tins?"),
+            Language::en()
+        );
         assert_eq!(Language::parse("zh-CN"), Ok(Language::zh()));
         assert!(Language::parse("chinese").is_err());
     }

@@ -12,7 +12,9 @@ use serde::Serialize;
 /// Status, machine-readable code and human message for an error.
 pub fn classify(error: &ServiceError) -> (StatusCode, &'static str, String) {
     match error {
-        ServiceError::Invalid(_) | ServiceError::InvalidFields(_) | ServiceError::InvalidRows(_) => (
+        ServiceError::Invalid(_)
+        | ServiceError::InvalidFields(_)
+        | ServiceError::InvalidRows(_) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_input",
             error.to_string(),

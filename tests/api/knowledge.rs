@@ -427,7 +427,11 @@ async fn files_over_the_size_or_row_limits_are_refused_with_a_clear_message() {
     for n in 0..20_001 {
         many_rows.push_str(&format!("Question number {n}?,Answer {n}.\n"));
     }
-    let output = import(data.path(), &write(files.path(), "rows.csv", many_rows.as_bytes()), &[]);
+    let output = import(
+        data.path(),
+        &write(files.path(), "rows.csv", many_rows.as_bytes()),
+        &[],
+    );
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("the file has more than 20000 rows; split it"),
@@ -438,5 +442,9 @@ async fn files_over_the_size_or_row_limits_are_refused_with_a_clear_message() {
     let huge = vec![b'a'; 10 * 1024 * 1024 + 1];
     let output = import(data.path(), &write(files.path(), "huge.csv", &huge), &[]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("at most 10485760 bytes (10 MiB)"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("at most 10485760 bytes (10 MiB)"),
+        "{}",
+        stderr(&output)
+    );
 }

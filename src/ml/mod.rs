@@ -1,0 +1,34 @@
+//! The sentence-embedding model: the only module that uses candle and tokenizers.
+//!
+//! An [`Embedder`] turns texts into L2-normalised vectors (BERT → mean over the attention mask
+//! → L2), so cosine similarity is a dot product. It is synchronous and CPU-bound: callers run
+//! it on blocking threads and may share one behind an `Arc` (it is `Send + Sync`).
+//!
+//! A model is a folder holding `config.json` (a BERT config), `model.safetensors` and
+//! `tokenizer.json`, either embedded in the binary from `models/` (see [`DEFAULT_MODEL`]) or
+//! read from a directory ([`ModelSource`]). An optional `kefu-model.toml` in that folder says
+//! how kefu uses the model:
+//!
+//! ```toml
+//! query_prefix = "query: "      # put before every query
+//! passage_prefix = "passage: "  # put before every stored passage
+//! max_tokens = 256              # truncate longer inputs (special tokens included)
+//! ```
+//!
+//! Without the file, a folder whose name has an `e5` part (`multilingual-e5-small`, split at
+//! `-`, `_` and `.`) gets the e5 prefixes above and anything else none, with 256 tokens.
+
+mod bench;
+mod embedder;
+mod error;
+mod source;
+#[cfg(test)]
+mod tests;
+
+pub use bench::{BenchReport, SAMPLE_QUERY, Throughput, benchmark, sample_texts};
+pub use embedder::Embedder;
+pub use error::MlError;
+pub use source::{ModelSource, embedded_model_names};
+
+/// The model embedded in the binary and used unless the configuration names another.
+pub const DEFAULT_MODEL: &str = "multilingual-e5-small-zh-en";
