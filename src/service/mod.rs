@@ -8,6 +8,8 @@ mod markdown;
 mod passwords;
 mod secrets;
 
+/// Listing parameters pass straight through to the store.
+pub use crate::store::{FaqListQuery, FaqPage};
 pub use accounts::{AccountService, LoginAttempt, LoginOutcome, NewUserRequest, SetupRequest};
 pub use error::ServiceError;
 pub use knowledge::{KnowledgeResult, KnowledgeService};

@@ -4,6 +4,7 @@
 mod accounts;
 mod helpers;
 mod knowledge;
+mod knowledge_pages;
 mod process;
 mod security;
 mod storage;

@@ -1,6 +1,7 @@
 //! HTML pages, one module per area; each handler extracts, calls one service, renders.
 
 mod account;
+mod knowledge;
 mod login;
 mod setup;
 mod users;
@@ -18,7 +19,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(login::logout))
         .route("/desk", web::get().to(workspace::desk))
         .route("/tickets", web::get().to(workspace::tickets))
-        .route("/knowledge", web::get().to(workspace::knowledge))
+        .configure(knowledge::routes)
         .route("/admin", web::get().to(users::admin_home))
         .route("/admin/users", web::get().to(users::list))
         .route("/admin/users", web::post().to(users::create))

@@ -1,4 +1,4 @@
-//! The agent's areas — desk, tickets, knowledge — as they stand before their features land.
+//! The agent's areas that are not built yet — desk and tickets — saying so honestly.
 
 use crate::http::AppState;
 use crate::http::auth::SignedIn;
@@ -46,18 +46,5 @@ pub async fn tickets(who: SignedIn, state: web::Data<AppState>) -> Result<HttpRe
         "tickets",
         "Tickets",
         "Tickets are not built yet. Follow-up work that outlives a chat will be tracked here.",
-    )
-}
-
-pub async fn knowledge(
-    who: SignedIn,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    workspace(
-        &who,
-        &state,
-        "knowledge",
-        "Knowledge",
-        "The knowledge base is not built yet. The FAQ the bot answers from will be managed here.",
     )
 }
