@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::data_dir::{DataDir, DataDirLock};
 use crate::http::{self, AppState, CsrfKey, Metrics, Server, ServerHandle};
-use crate::service::{AccountService, KnowledgeService, random_hex_token};
+use crate::service::{AccountService, KnowledgeService, SystemService, random_hex_token};
 use crate::store::Store;
 use anyhow::Context;
 use std::net::TcpListener;
@@ -57,7 +57,7 @@ impl App {
         let state = AppState {
             accounts,
             knowledge,
-            store: store.clone(),
+            system: SystemService::new(store.clone()),
             metrics: Arc::new(Metrics::new().context("registering metrics")?),
             csrf_key,
             trust_proxy: config.trust_proxy,

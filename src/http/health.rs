@@ -21,7 +21,7 @@ struct Readiness {
 /// Everything kefu needs to answer requests is open: the database answers, and the
 /// knowledge index was opened (or rebuilt) before the server started listening.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let database_ok = state.store.is_ready().await;
+    let database_ok = state.system.database_ready().await;
     let body = Readiness {
         ready: database_ok,
         database: if database_ok { "ok" } else { "unavailable" },

@@ -94,7 +94,7 @@ pub async fn record(
 }
 
 pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
-    let pool = state.store.pool_stats();
+    let pool = state.system.database_pool();
     let metrics = &state.metrics;
     metrics
         .db_readers_total

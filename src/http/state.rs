@@ -1,15 +1,14 @@
 //! What every handler can reach: the services, the metrics, and request-level settings.
 
 use super::{CsrfKey, Metrics};
-use crate::service::{AccountService, KnowledgeService};
-use crate::store::Store;
+use crate::service::{AccountService, KnowledgeService, SystemService};
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState {
     pub accounts: Arc<AccountService>,
     pub knowledge: Arc<KnowledgeService>,
-    pub store: Store,
+    pub system: SystemService,
     pub metrics: Arc<Metrics>,
     pub csrf_key: CsrfKey,
     pub trust_proxy: bool,

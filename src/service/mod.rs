@@ -7,6 +7,7 @@ pub mod knowledge_csv;
 mod markdown;
 mod passwords;
 mod secrets;
+mod system;
 
 /// Listing parameters pass straight through to the store.
 pub use crate::store::{FaqListQuery, FaqPage};
@@ -14,6 +15,7 @@ pub use accounts::{AccountService, LoginAttempt, LoginOutcome, NewUserRequest, S
 pub use error::ServiceError;
 pub use knowledge::{KnowledgeResult, KnowledgeService};
 pub use secrets::{SessionToken, constant_time_eq, random_hex_token};
+pub use system::SystemService;
 
 use crate::domain::Timestamp;
 

@@ -64,6 +64,22 @@ fn each_crate_stays_in_its_layer() {
 }
 
 #[test]
+fn handlers_reach_storage_only_through_services() {
+    let violations: Vec<String> = source_tree()
+        .into_iter()
+        .filter(|(file, text)| {
+            file.starts_with("src/http/")
+                && (text.contains("crate::store") || text.contains("crate::search"))
+        })
+        .map(|(file, _)| file)
+        .collect();
+    assert!(
+        violations.is_empty(),
+        "http must go through service: {violations:?}"
+    );
+}
+
+#[test]
 fn the_domain_does_no_io() {
     let forbidden = [
         "actix", "rusqlite", "tantivy", "candle", "askama", "tokio", "std::fs", "std::net",
