@@ -108,6 +108,26 @@ pub fn page_with_status(
         .body(html))
 }
 
+/// A page for someone not signed in (login, setup): its layout gets a CSRF token bound to an
+/// anonymous cookie, which is set here if the browser has none yet.
+pub fn anonymous_page<T: Template>(
+    request: &actix_web::HttpRequest,
+    key: &csrf::CsrfKey,
+    status: StatusCode,
+    mut page: T,
+    layout: impl FnOnce(&mut T) -> &mut Layout,
+) -> Result<HttpResponse, PageError> {
+    let (csrf_token, cookie) = csrf::token_for_page(request, key);
+    layout(&mut page).csrf_token = csrf_token;
+    let mut response = page_with_status(status, &page)?;
+    if let Some(cookie) = cookie {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| PageError(ServiceError::internal(e)))?;
+    }
+    Ok(response)
+}
+
 pub fn redirect(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((actix_web::http::header::LOCATION, location.to_string()))

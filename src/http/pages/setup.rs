@@ -2,10 +2,9 @@
 
 use crate::http::AppState;
 use crate::http::auth::session_cookie;
-use crate::http::csrf::token_for_page;
 use crate::http::error::{PageError, classify};
 use crate::http::request_info::{client_ip, user_agent};
-use crate::http::views::{Layout, page_with_status, redirect};
+use crate::http::views::{Layout, anonymous_page, redirect};
 use crate::service::{ServiceError, SetupRequest};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -56,18 +55,12 @@ pub async fn form(
 fn render_setup(
     request: &HttpRequest,
     state: &AppState,
-    mut page: SetupPage,
+    page: SetupPage,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
-    let (csrf_token, cookie) = token_for_page(request, &state.csrf_key);
-    page.layout.csrf_token = csrf_token;
-    let mut response = page_with_status(status, &page)?;
-    if let Some(cookie) = cookie {
-        response
-            .add_cookie(&cookie)
-            .map_err(ServiceError::internal)?;
-    }
-    Ok(response)
+    anonymous_page(request, &state.csrf_key, status, page, |page| {
+        &mut page.layout
+    })
 }
 
 pub async fn submit(
