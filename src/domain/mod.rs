@@ -2,12 +2,15 @@
 
 pub mod account;
 pub mod ids;
+pub mod intent;
 pub mod knowledge;
 pub mod rate_limit;
+pub mod sentiment;
 pub mod time;
 
 pub use account::{DisplayName, Email, NewPassword, PasswordHash, Role, Session, User, UserStatus};
 pub use ids::{FaqEntryId, SessionId, UserId};
+pub use intent::{BuiltinIntent, IntentLabel, IntentPhrase, NewIntentPhrase};
 pub use knowledge::{
     FaqContent, FaqEntry, FaqInput, FaqStatus, ImportAction, ImportSummary, KnowledgeChange,
     KnowledgeFilter, KnowledgeHit, Language, RowError, SanitizedHtml, SnippetPart,
