@@ -79,11 +79,11 @@ pub fn benchmark(
     texts: &[&str],
     batch_sizes: &[usize],
 ) -> Result<BenchReport, MlError> {
-    embedder.embed_queries(&[query])?;
+    embedder.embed_query_uncached(query)?;
     let mut latencies = Vec::with_capacity(query_runs);
     for _ in 0..query_runs {
         let started = Instant::now();
-        embedder.embed_queries(&[query])?;
+        embedder.embed_query_uncached(query)?;
         latencies.push(started.elapsed());
     }
     latencies.sort();

@@ -28,6 +28,8 @@ pub enum MlError {
     },
     #[error("tokenizer error in {model}: {reason}")]
     Tokenizer { model: String, reason: String },
+    #[error("cannot train: {0}")]
+    Training(String),
     #[error("embedding inference failed")]
     Inference(#[from] candle_core::Error),
 }

@@ -19,16 +19,22 @@
 //! `-`, `_` and `.`) gets the e5 prefixes above and anything else none, with 256 tokens.
 
 mod bench;
+mod classifier;
 mod embedder;
 mod error;
 mod source;
 #[cfg(test)]
 mod tests;
+mod vectors;
 
 pub use bench::{BenchReport, SAMPLE_QUERY, Throughput, benchmark, sample_texts};
+pub use classifier::{
+    HeldOutPrediction, IntentClassifier, TrainedClassifier, TrainingOptions, TrainingReport, argmax,
+};
 pub use embedder::Embedder;
 pub use error::MlError;
 pub use source::{ModelSource, embedded_model_names};
+pub use vectors::{VectorMatch, VectorSet};
 
 /// The model embedded in the binary and used unless the configuration names another.
 pub const DEFAULT_MODEL: &str = "multilingual-e5-small-zh-en";

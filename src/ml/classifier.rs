@@ -1,0 +1,538 @@
+//! `IntentClassifier`: a softmax head over sentence embeddings, trained with candle-nn's AdamW,
+//! stopped early on a held-out split and temperature-scaled so its probabilities mean what
+//! they say.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{AdamW, Linear, Module, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+
+use super::MlError;
+
+/// How training runs. The defaults were measured on BANKING77 and the demo knowledge base:
+/// full-batch AdamW at 1e-2 converges in a few hundred steps on L2-normalised inputs.
+#[derive(Debug, Clone)]
+pub struct TrainingOptions {
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub max_steps: usize,
+    /// Steps between two looks at the held-out split.
+    pub evaluate_every: usize,
+    /// Looks without improvement before stopping.
+    pub patience: usize,
+    /// Share of each class (with at least `MIN_EXAMPLES_TO_HOLD_OUT` examples) held out.
+    pub holdout_fraction: f32,
+    /// Inputs are unit vectors, so logits start tiny; scaling them lets a linear head reach
+    /// confident outputs in few steps (a "cosine classifier" temperature).
+    pub input_scale: f32,
+    pub seed: u64,
+}
+
+impl Default for TrainingOptions {
+    fn default() -> Self {
+        TrainingOptions {
+            learning_rate: 1e-2,
+            weight_decay: 1e-4,
+            max_steps: 1_000,
+            evaluate_every: 10,
+            patience: 8,
+            holdout_fraction: 0.15,
+            input_scale: 8.0,
+            seed: 0x6b65_6675,
+        }
+    }
+}
+
+/// Classes with fewer examples keep them all for training: a FAQ entry with one phrasing
+/// must still be learned.
+const MIN_EXAMPLES_TO_HOLD_OUT: usize = 3;
+
+/// What training did, for the admin page and `kefu eval`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TrainingReport {
+    pub examples: usize,
+    pub classes: usize,
+    pub holdout_examples: usize,
+    /// Accuracy on the held-out split of the model trained without it; `None` when no class
+    /// had enough examples to hold any out.
+    pub holdout_accuracy: Option<f32>,
+    pub steps: usize,
+    pub temperature: f32,
+    pub duration_ms: u64,
+}
+
+/// One prediction held out during training: its true class and the probabilities the
+/// held-out model gave — the data thresholds are calibrated on.
+#[derive(Debug, Clone)]
+pub struct HeldOutPrediction {
+    pub class: usize,
+    pub probabilities: Vec<f32>,
+}
+
+#[derive(Debug)]
+pub struct TrainedClassifier {
+    pub classifier: IntentClassifier,
+    pub report: TrainingReport,
+    pub held_out: Vec<HeldOutPrediction>,
+    /// The model trained without the held-out split (temperature-scaled): thresholds are
+    /// calibrated on its outputs for held-out and out-of-scope phrases alike, so both come
+    /// from a model that never saw them.
+    pub probe: Option<IntentClassifier>,
+}
+
+/// A trained head: `softmax((scale · x) Wᵀ + b) / T)` over `classes` classes.
+#[derive(Debug)]
+pub struct IntentClassifier {
+    weight: Tensor,
+    bias: Tensor,
+    input_scale: f32,
+    temperature: f32,
+}
+
+impl IntentClassifier {
+    /// Trains on `vectors` (unit vectors, all of one dimension) labelled `labels[i] < classes`.
+    pub fn train(
+        vectors: &[Vec<f32>],
+        labels: &[usize],
+        classes: usize,
+        options: &TrainingOptions,
+    ) -> Result<TrainedClassifier, MlError> {
+        let started = Instant::now();
+        check_training_set(vectors, labels, classes)?;
+        let (train_rows, holdout_rows) = split(labels, classes, options);
+
+        // First pass: learn on the training split, watching the held-out one, to find how
+        // many steps generalise and what temperature calibrates the probabilities.
+        let (steps, temperature, held_out, holdout_accuracy, probe) = if holdout_rows.is_empty() {
+            (options.max_steps.min(300), 1.0, Vec::new(), None, None)
+        } else {
+            let mut probe = fit(
+                vectors,
+                labels,
+                &train_rows,
+                Some(&holdout_rows),
+                classes,
+                options,
+            )?;
+            let logits = probe.logits(&select(vectors, &holdout_rows))?;
+            let truth: Vec<usize> = holdout_rows.iter().map(|&row| labels[row]).collect();
+            let temperature = best_temperature(&logits, &truth);
+            let held_out: Vec<HeldOutPrediction> = logits
+                .iter()
+                .zip(&truth)
+                .map(|(row, &class)| HeldOutPrediction {
+                    class,
+                    probabilities: softmax(row, temperature),
+                })
+                .collect();
+            let correct = held_out
+                .iter()
+                .filter(|prediction| argmax(&prediction.probabilities) == Some(prediction.class))
+                .count();
+            #[allow(clippy::cast_precision_loss)]
+            let accuracy = correct as f32 / held_out.len() as f32;
+            probe.classifier.temperature = temperature;
+            (
+                probe.best_steps,
+                temperature,
+                held_out,
+                Some(accuracy),
+                Some(probe.classifier),
+            )
+        };
+
+        // Second pass: every example, for the number of steps the first pass found.
+        let all_rows: Vec<usize> = (0..vectors.len()).collect();
+        let final_options = TrainingOptions {
+            max_steps: steps.max(options.evaluate_every),
+            ..options.clone()
+        };
+        let mut fitted = fit(vectors, labels, &all_rows, None, classes, &final_options)?;
+        fitted.classifier.temperature = temperature;
+        Ok(TrainedClassifier {
+            report: TrainingReport {
+                examples: vectors.len(),
+                classes,
+                holdout_examples: holdout_rows.len(),
+                holdout_accuracy,
+                steps: final_options.max_steps,
+                temperature,
+                duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            },
+            classifier: fitted.classifier,
+            held_out,
+            probe,
+        })
+    }
+
+    pub fn classes(&self) -> usize {
+        self.bias.dims1().unwrap_or(0)
+    }
+
+    /// Calibrated class probabilities for each vector.
+    pub fn probabilities(&self, vectors: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, MlError> {
+        if vectors.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .logits(vectors)?
+            .iter()
+            .map(|row| softmax(row, self.temperature))
+            .collect())
+    }
+
+    fn logits(&self, vectors: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, MlError> {
+        let inputs = (matrix(vectors)? * f64::from(self.input_scale))?;
+        let head = Linear::new(self.weight.clone(), Some(self.bias.clone()));
+        Ok(head.forward(&inputs)?.to_vec2::<f32>()?)
+    }
+
+    /// Writes the head to a safetensors file (atomically: a temporary file, then a rename).
+    pub fn save(&self, path: &Path) -> Result<(), MlError> {
+        let settings = Tensor::new(&[self.input_scale, self.temperature], &Device::Cpu)?;
+        let tensors = HashMap::from([
+            ("weight".to_string(), self.weight.clone()),
+            ("bias".to_string(), self.bias.clone()),
+            ("settings".to_string(), settings),
+        ]);
+        let temporary = path.with_extension("tmp");
+        candle_core::safetensors::save(&tensors, &temporary)?;
+        std::fs::rename(&temporary, path).map_err(|source| MlError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<IntentClassifier, MlError> {
+        let bytes = std::fs::read(path).map_err(|source| MlError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let bad = |reason: &str| MlError::BadConfig {
+            model: path.display().to_string(),
+            reason: reason.to_string(),
+        };
+        let mut tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)?;
+        let weight = tensors.remove("weight").ok_or_else(|| bad("no weight"))?;
+        let bias = tensors.remove("bias").ok_or_else(|| bad("no bias"))?;
+        let settings = tensors
+            .remove("settings")
+            .ok_or_else(|| bad("no settings"))?
+            .to_vec1::<f32>()?;
+        let [input_scale, temperature] = settings[..] else {
+            return Err(bad("settings must hold two numbers"));
+        };
+        let (classes, _) = weight.dims2()?;
+        if bias.dims1()? != classes {
+            return Err(bad("weight and bias disagree on the class count"));
+        }
+        Ok(IntentClassifier {
+            weight,
+            bias,
+            input_scale,
+            temperature,
+        })
+    }
+}
+
+fn check_training_set(
+    vectors: &[Vec<f32>],
+    labels: &[usize],
+    classes: usize,
+) -> Result<(), MlError> {
+    let invalid = |reason: String| Err(MlError::Training(reason));
+    if vectors.len() != labels.len() {
+        return invalid(format!(
+            "{} vectors but {} labels",
+            vectors.len(),
+            labels.len()
+        ));
+    }
+    if classes < 2 {
+        return invalid(format!("needs at least 2 classes, got {classes}"));
+    }
+    if let Some(label) = labels.iter().find(|&&label| label >= classes) {
+        return invalid(format!(
+            "label {label} is not below the class count {classes}"
+        ));
+    }
+    let dimension = vectors.first().map_or(0, Vec::len);
+    if dimension == 0 || vectors.iter().any(|vector| vector.len() != dimension) {
+        return invalid("vectors must be non-empty and of one dimension".to_string());
+    }
+    Ok(())
+}
+
+/// A deterministic stratified split: from each class with enough examples, a share goes to
+/// the held-out rows.
+fn split(labels: &[usize], classes: usize, options: &TrainingOptions) -> (Vec<usize>, Vec<usize>) {
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
+    for (row, &label) in labels.iter().enumerate() {
+        by_class[label].push(row);
+    }
+    let mut train = Vec::with_capacity(labels.len());
+    let mut holdout = Vec::new();
+    for mut rows in by_class {
+        rows.sort_by_key(|&row| mix(options.seed ^ row as u64));
+        let take = if rows.len() >= MIN_EXAMPLES_TO_HOLD_OUT {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )]
+            let share = (rows.len() as f32 * options.holdout_fraction).floor() as usize;
+            share.max(1)
+        } else {
+            0
+        };
+        holdout.extend_from_slice(&rows[..take]);
+        train.extend_from_slice(&rows[take..]);
+    }
+    train.sort_unstable();
+    holdout.sort_unstable();
+    (train, holdout)
+}
+
+/// SplitMix64: a fixed, well-spread shuffle key without a random-number dependency here.
+fn mix(value: u64) -> u64 {
+    let mut z = value.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+struct Fitted {
+    classifier: IntentClassifier,
+    /// With a held-out split: the step count of the best held-out loss.
+    best_steps: usize,
+}
+
+impl Fitted {
+    fn logits(&self, vectors: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, MlError> {
+        self.classifier.logits(vectors)
+    }
+}
+
+fn fit(
+    vectors: &[Vec<f32>],
+    labels: &[usize],
+    train_rows: &[usize],
+    holdout_rows: Option<&[usize]>,
+    classes: usize,
+    options: &TrainingOptions,
+) -> Result<Fitted, MlError> {
+    let device = Device::Cpu;
+    let dimension = vectors.first().map_or(0, Vec::len);
+    let inputs = (matrix(&select(vectors, train_rows))? * f64::from(options.input_scale))?;
+    let targets = class_tensor(labels, train_rows)?;
+    let holdout = match holdout_rows {
+        Some(rows) if !rows.is_empty() => Some((
+            (matrix(&select(vectors, rows))? * f64::from(options.input_scale))?,
+            class_tensor(labels, rows)?,
+        )),
+        _ => None,
+    };
+
+    let variables = VarMap::new();
+    let builder = VarBuilder::from_varmap(&variables, DType::F32, &device);
+    let head = candle_nn::linear(dimension, classes, builder.pp("head"))?;
+    let mut optimizer = AdamW::new(
+        variables.all_vars(),
+        ParamsAdamW {
+            lr: options.learning_rate,
+            weight_decay: options.weight_decay,
+            ..ParamsAdamW::default()
+        },
+    )?;
+
+    let mut best: Option<(f32, usize, Tensor, Tensor)> = None;
+    let mut looks_without_improvement = 0;
+    for step in 1..=options.max_steps {
+        let loss = candle_nn::loss::cross_entropy(&head.forward(&inputs)?, &targets)?;
+        optimizer.backward_step(&loss)?;
+        let Some((holdout_inputs, holdout_targets)) = &holdout else {
+            continue;
+        };
+        if step % options.evaluate_every != 0 {
+            continue;
+        }
+        let holdout_loss =
+            candle_nn::loss::cross_entropy(&head.forward(holdout_inputs)?, holdout_targets)?
+                .to_scalar::<f32>()?;
+        if best
+            .as_ref()
+            .is_none_or(|(best_loss, ..)| holdout_loss < *best_loss)
+        {
+            // Copies, not views: the optimizer keeps updating the variables in place.
+            best = Some((
+                holdout_loss,
+                step,
+                head.weight().copy()?,
+                bias_of(&head, classes)?,
+            ));
+            looks_without_improvement = 0;
+        } else {
+            looks_without_improvement += 1;
+            if looks_without_improvement >= options.patience {
+                break;
+            }
+        }
+    }
+
+    let (best_steps, weight, bias) = match best {
+        Some((_, step, weight, bias)) => (step, weight, bias),
+        None => (
+            options.max_steps,
+            head.weight().copy()?,
+            bias_of(&head, classes)?,
+        ),
+    };
+    Ok(Fitted {
+        classifier: IntentClassifier {
+            weight,
+            bias,
+            input_scale: options.input_scale,
+            temperature: 1.0,
+        },
+        best_steps,
+    })
+}
+
+/// A copy of the head's bias (zeros if it has none).
+fn bias_of(head: &Linear, classes: usize) -> Result<Tensor, MlError> {
+    Ok(match head.bias() {
+        Some(bias) => bias.copy()?,
+        None => Tensor::zeros(classes, DType::F32, &Device::Cpu)?,
+    })
+}
+
+fn select(vectors: &[Vec<f32>], rows: &[usize]) -> Vec<Vec<f32>> {
+    rows.iter().map(|&row| vectors[row].clone()).collect()
+}
+
+fn matrix(vectors: &[Vec<f32>]) -> Result<Tensor, MlError> {
+    let dimension = vectors.first().map_or(0, Vec::len);
+    let flat: Vec<f32> = vectors.iter().flatten().copied().collect();
+    Ok(Tensor::from_vec(
+        flat,
+        (vectors.len(), dimension),
+        &Device::Cpu,
+    )?)
+}
+
+fn class_tensor(labels: &[usize], rows: &[usize]) -> Result<Tensor, MlError> {
+    let classes: Vec<u32> = rows
+        .iter()
+        .map(|&row| u32::try_from(labels[row]).unwrap_or(u32::MAX))
+        .collect();
+    Ok(Tensor::new(classes.as_slice(), &Device::Cpu)?)
+}
+
+/// The temperature that minimises the held-out negative log-likelihood (Guo et al. 2017):
+/// one number, so it cannot overfit a small split and never changes the ranking.
+fn best_temperature(logits: &[Vec<f32>], truth: &[usize]) -> f32 {
+    let candidates = (1..=40).map(|step| step as f32 * 0.1);
+    let negative_log_likelihood = |temperature: f32| -> f32 {
+        logits
+            .iter()
+            .zip(truth)
+            .map(|(row, &class)| -softmax(row, temperature)[class].max(1e-9).ln())
+            .sum()
+    };
+    candidates
+        .map(|temperature| (negative_log_likelihood(temperature), temperature))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or(1.0, |(_, temperature)| temperature)
+}
+
+pub(crate) fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = logits
+        .iter()
+        .map(|&logit| ((logit - max) / temperature).exp())
+        .collect();
+    let total: f32 = exps.iter().sum();
+    exps.into_iter().map(|value| value / total).collect()
+}
+
+/// Index of the largest value; `None` for an empty slice.
+pub fn argmax(values: &[f32]) -> Option<usize> {
+    values
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(index, _)| index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Unit vectors near one of three axes, `per_class` of each.
+    fn clusters(per_class: usize) -> (Vec<Vec<f32>>, Vec<usize>) {
+        let mut vectors = Vec::new();
+        let mut labels = Vec::new();
+        for class in 0..3 {
+            for i in 0..per_class {
+                #[allow(clippy::cast_precision_loss)]
+                let wobble = (i as f32 * 0.37).sin() * 0.3;
+                let mut vector = vec![wobble; 4];
+                vector[class] = 1.0;
+                let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
+                vectors.push(vector.into_iter().map(|v| v / norm).collect());
+                labels.push(class);
+            }
+        }
+        (vectors, labels)
+    }
+
+    #[test]
+    fn learns_separable_classes_and_reports_held_out_accuracy() {
+        let (vectors, labels) = clusters(10);
+        let trained = IntentClassifier::train(&vectors, &labels, 3, &TrainingOptions::default())
+            .expect("trains");
+        assert_eq!(trained.report.holdout_examples, 3, "one of ten per class");
+        assert_eq!(trained.report.holdout_accuracy, Some(1.0));
+        let probabilities = trained
+            .classifier
+            .probabilities(&vectors)
+            .expect("predicts");
+        for (row, label) in probabilities.iter().zip(&labels) {
+            assert_eq!(argmax(row), Some(*label));
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn a_saved_classifier_loads_and_predicts_the_same() {
+        let (vectors, labels) = clusters(4);
+        let trained = IntentClassifier::train(&vectors, &labels, 3, &TrainingOptions::default())
+            .expect("trains");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("head.safetensors");
+        trained.classifier.save(&path).expect("saves");
+        let loaded = IntentClassifier::load(&path).expect("loads");
+        assert_eq!(
+            loaded.probabilities(&vectors).expect("predicts"),
+            trained
+                .classifier
+                .probabilities(&vectors)
+                .expect("predicts")
+        );
+        std::fs::write(&path, b"not safetensors").expect("write");
+        assert!(IntentClassifier::load(&path).is_err());
+    }
+
+    #[test]
+    fn bad_training_sets_are_refused_with_a_reason() {
+        let (vectors, labels) = clusters(2);
+        let error = IntentClassifier::train(&vectors, &labels, 1, &TrainingOptions::default())
+            .expect_err("one class");
+        assert!(error.to_string().contains("at least 2 classes"), "{error}");
+        let error = IntentClassifier::train(&vectors, &labels[1..], 3, &TrainingOptions::default())
+            .expect_err("length mismatch");
+        assert!(error.to_string().contains("labels"), "{error}");
+    }
+}
