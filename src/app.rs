@@ -4,7 +4,11 @@
 use crate::config::Config;
 use crate::data_dir::{DataDir, DataDirLock};
 use crate::http::{self, AppState, CsrfKey, Metrics, Server, ServerHandle};
-use crate::service::{AccountService, KnowledgeService, SystemService, random_hex_token};
+use crate::ml::{Embedder, ModelSource};
+use crate::service::{
+    AccountService, AssistantService, KnowledgeService, SystemService, ThresholdOverrides,
+    random_hex_token,
+};
 use crate::store::Store;
 use anyhow::Context;
 use std::net::TcpListener;
@@ -18,11 +22,20 @@ pub struct App {
     store: Store,
     setup_token: Option<String>,
     index_follower: tokio::task::JoinHandle<()>,
+    assistant_follower: tokio::task::JoinHandle<()>,
     lock: DataDirLock,
 }
 
 impl App {
+    /// Loads the configured model, then builds the instance around it.
     pub async fn build(config: &Config) -> anyhow::Result<App> {
+        let embedder = load_model(&config.model).await?;
+        App::build_with_model(config, embedder).await
+    }
+
+    /// Builds the instance with an already loaded model (several instances in one process,
+    /// as the integration tests run, share one).
+    pub async fn build_with_model(config: &Config, embedder: Arc<Embedder>) -> anyhow::Result<App> {
         let data_dir = DataDir::create(&config.data_dir)?;
         let lock = data_dir.lock()?;
         let store = Store::open(&data_dir.database(), config.db_readers)
@@ -50,6 +63,18 @@ impl App {
                 .context("loading the demo knowledge base")?;
         }
         let index_follower = knowledge.follow_changes();
+        let assistant = AssistantService::new(
+            store.clone(),
+            Arc::clone(&knowledge),
+            embedder,
+            data_dir.assistant_model(),
+            ThresholdOverrides {
+                answer: config.answer_threshold,
+                unknown: config.unknown_threshold,
+            },
+        );
+        // Trains in the background: the server answers at once, the bot once it is ready.
+        let assistant_follower = assistant.follow_changes();
 
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -57,6 +82,7 @@ impl App {
         let state = AppState {
             accounts,
             knowledge,
+            assistant,
             system: SystemService::new(store.clone()),
             metrics: Arc::new(Metrics::new().context("registering metrics")?),
             csrf_key,
@@ -70,6 +96,7 @@ impl App {
             store,
             setup_token,
             index_follower,
+            assistant_follower,
             lock,
         })
     }
@@ -100,13 +127,30 @@ impl App {
             store,
             lock,
             index_follower,
+            assistant_follower,
             ..
         } = self;
         let served = server.await;
         index_follower.abort();
+        assistant_follower.abort();
         store.close().await;
         drop(lock);
         tracing::info!("kefu stopped");
         served.context("the HTTP server failed")
     }
+}
+
+/// Loads an embedded model by name or one from a directory, off the async threads.
+pub async fn load_model(name_or_dir: &str) -> anyhow::Result<Arc<Embedder>> {
+    let source = ModelSource::parse(name_or_dir);
+    let started = std::time::Instant::now();
+    let embedder = tokio::task::spawn_blocking(move || Embedder::load(&source))
+        .await?
+        .with_context(|| format!("loading the model {name_or_dir:?}"))?;
+    tracing::info!(
+        model = embedder.model_id(),
+        elapsed_ms = started.elapsed().as_millis(),
+        "model loaded"
+    );
+    Ok(Arc::new(embedder))
 }

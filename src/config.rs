@@ -26,6 +26,12 @@ pub struct Config {
     pub db_readers: usize,
     /// Load the demo knowledge base into a data directory that has never had one.
     pub demo: bool,
+    /// The sentence-embedding model: the name of one embedded in the binary, or a directory.
+    pub model: String,
+    /// Confidence at or above which the bot answers; `None` uses the calibrated value.
+    pub answer_threshold: Option<f32>,
+    /// Confidence below which the bot says it doesn't know; `None` uses the calibrated value.
+    pub unknown_threshold: Option<f32>,
 }
 
 impl Default for Config {
@@ -39,6 +45,9 @@ impl Default for Config {
             workers: None,
             db_readers: 4,
             demo: true,
+            model: crate::ml::DEFAULT_MODEL.to_string(),
+            answer_threshold: None,
+            unknown_threshold: None,
         }
     }
 }
@@ -55,6 +64,9 @@ pub struct FileConfig {
     pub workers: Option<usize>,
     pub db_readers: Option<usize>,
     pub demo: Option<bool>,
+    pub model: Option<String>,
+    pub answer_threshold: Option<f32>,
+    pub unknown_threshold: Option<f32>,
 }
 
 /// Values from flags or `KEFU_*` variables (clap merges those two, flags winning).
@@ -67,6 +79,7 @@ pub struct Overrides {
     pub trust_proxy: Option<bool>,
     pub workers: Option<usize>,
     pub demo: Option<bool>,
+    pub model: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,8 +132,14 @@ impl Config {
             workers,
             db_readers,
             demo,
+            model,
+            answer_threshold,
+            unknown_threshold,
         } = file;
         set_if_some(&mut self.demo, demo);
+        set_if_some(&mut self.model, model);
+        self.answer_threshold = answer_threshold.or(self.answer_threshold);
+        self.unknown_threshold = unknown_threshold.or(self.unknown_threshold);
         set_if_some(&mut self.data_dir, data_dir);
         set_if_some(&mut self.bind, bind);
         set_if_some(&mut self.log, log);
@@ -139,8 +158,10 @@ impl Config {
             trust_proxy,
             workers,
             demo,
+            model,
         } = overrides;
         set_if_some(&mut self.demo, demo);
+        set_if_some(&mut self.model, model);
         set_if_some(&mut self.data_dir, data_dir);
         set_if_some(&mut self.bind, bind);
         set_if_some(&mut self.log, log);
@@ -168,6 +189,31 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "workers",
                 message: "must be at least 1".into(),
+            });
+        }
+        for (setting, value) in [
+            ("answer_threshold", self.answer_threshold),
+            ("unknown_threshold", self.unknown_threshold),
+        ] {
+            if value.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+                return Err(ConfigError::Invalid {
+                    setting,
+                    message: "must be between 0 and 1".into(),
+                });
+            }
+        }
+        if let (Some(answer), Some(unknown)) = (self.answer_threshold, self.unknown_threshold)
+            && answer < unknown
+        {
+            return Err(ConfigError::Invalid {
+                setting: "answer_threshold",
+                message: format!("{answer} is below unknown_threshold {unknown}"),
+            });
+        }
+        if self.model.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                setting: "model",
+                message: "is empty; name an embedded model or a model directory".into(),
             });
         }
         if !(1..=64).contains(&self.db_readers) {

@@ -63,6 +63,11 @@ impl DataDir {
         self.index_root().join("knowledge")
     }
 
+    /// The trained intent model; derived too (retrained when missing).
+    pub fn assistant_model(&self) -> PathBuf {
+        self.root.join("assistant")
+    }
+
     pub fn lock_file(&self) -> PathBuf {
         self.root.join("kefu.lock")
     }

@@ -67,11 +67,9 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
 }
 
 pub async fn knowledge(_config: &Config, entries: usize, rounds: usize) -> anyhow::Result<()> {
-    let temp = std::env::temp_dir().join(format!("kefu-bench-{}", std::process::id()));
-    let data_dir = DataDir::create(&temp)?;
-    let outcome = run(&data_dir, entries, rounds).await;
-    let _ = std::fs::remove_dir_all(&temp);
-    outcome
+    let scratch = super::scratch::ScratchDir::new("bench")?;
+    let data_dir = DataDir::create(scratch.path())?;
+    run(&data_dir, entries, rounds).await
 }
 
 async fn run(data_dir: &DataDir, entries: usize, rounds: usize) -> anyhow::Result<()> {

@@ -3,8 +3,10 @@
 mod admin;
 mod backup;
 mod bench;
+mod eval;
 mod healthcheck;
 mod knowledge;
+mod scratch;
 mod serve;
 
 use crate::config::{Config, ConfigError, Overrides};
@@ -37,6 +39,10 @@ pub struct GlobalArgs {
     /// Log filter, e.g. `info` or `kefu=debug,info` [default: info]
     #[arg(long, global = true, env = "KEFU_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Sentence-embedding model: an embedded model's name or a model directory
+    /// [default: multilingual-e5-small-zh-en]
+    #[arg(long, global = true, env = "KEFU_MODEL", value_name = "NAME|DIR")]
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +73,9 @@ pub enum Command {
     /// Measure kefu's speed on synthetic data in a temporary directory.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Measure the bot's accuracy on labelled data with the production models.
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Exit 0 if the kefu serving on the configured address answers /healthz (for Docker).
     Healthcheck {
         /// Address to ask [default: the configured bind address]
@@ -119,6 +128,34 @@ pub enum BenchCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Train the production intent model on TRAIN and report accuracy, macro-F1,
+    /// out-of-scope precision/recall (rows labelled `oos`), the most confused labels,
+    /// training time and per-query latency on TEST. CSV columns: text,label.
+    Intents {
+        #[arg(long, value_name = "TRAIN.csv")]
+        train: PathBuf,
+        #[arg(long, value_name = "TEST.csv")]
+        test: PathBuf,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load FAQ.csv into a temporary knowledge base and report the bot's top-1/top-3
+    /// accuracy and MRR on QUERIES.csv (columns text,expected_question), with each
+    /// retriever alone for comparison.
+    Retrieval {
+        #[arg(long, value_name = "FAQ.csv")]
+        faq: PathBuf,
+        #[arg(long, value_name = "QUERIES.csv")]
+        queries: PathBuf,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ExportCommand {
     /// The knowledge base as a CSV that `kefu import faq` reads back unchanged.
     Faq { file: PathBuf },
@@ -157,6 +194,7 @@ impl Cli {
         let mut overrides = Overrides {
             data_dir: self.global.data_dir.clone(),
             log: self.global.log.clone(),
+            model: self.global.model.clone(),
             ..Overrides::default()
         };
         if let Command::Serve(serve) = &self.command {
@@ -193,6 +231,12 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Reindex => knowledge::reindex(&config).await,
         Command::Bench(BenchCommand::Kb { entries, rounds }) => {
             bench::knowledge(&config, entries, rounds).await
+        }
+        Command::Eval(EvalCommand::Intents { train, test, json }) => {
+            eval::intents(&config, &train, &test, json).await
+        }
+        Command::Eval(EvalCommand::Retrieval { faq, queries, json }) => {
+            eval::retrieval(&config, &faq, &queries, json).await
         }
         Command::Healthcheck { address } => {
             healthcheck::check(address.as_deref().unwrap_or(&config.bind))

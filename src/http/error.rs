@@ -35,6 +35,11 @@ pub fn classify(error: &ServiceError) -> (StatusCode, &'static str, String) {
             "rate_limited",
             error.to_string(),
         ),
+        ServiceError::Unavailable(message) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            message.clone(),
+        ),
         ServiceError::Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -52,6 +57,7 @@ fn log_if_internal(error: &ServiceError) {
 fn retry_after(error: &ServiceError) -> Option<String> {
     match error {
         ServiceError::RateLimited { retry_after } => Some(retry_after.as_secs().max(1).to_string()),
+        ServiceError::Unavailable(_) => Some("2".to_string()),
         _ => None,
     }
 }

@@ -16,6 +16,18 @@ struct Readiness {
     ready: bool,
     database: &'static str,
     knowledge_index_entries: u64,
+    assistant: AssistantReadiness,
+}
+
+/// The model is loaded (or kefu would not have started); `trained` turns true once the bot
+/// can answer. Readiness does not wait for it: agents can work while it trains.
+#[derive(Serialize)]
+struct AssistantReadiness {
+    model: String,
+    trained: bool,
+    training: bool,
+    classes: usize,
+    last_error: Option<String>,
 }
 
 /// Everything kefu needs to answer requests is open: the database answers, and the
@@ -26,6 +38,16 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         ready: database_ok,
         database: if database_ok { "ok" } else { "unavailable" },
         knowledge_index_entries: state.knowledge.indexed_entries(),
+        assistant: {
+            let status = state.assistant.status();
+            AssistantReadiness {
+                model: status.model_id,
+                trained: status.ready,
+                training: status.training,
+                classes: status.classes,
+                last_error: status.last_error,
+            }
+        },
     };
     let mut response = if database_ok {
         HttpResponse::Ok()

@@ -1,13 +1,14 @@
 //! What every handler can reach: the services, the metrics, and request-level settings.
 
 use super::{CsrfKey, Metrics};
-use crate::service::{AccountService, KnowledgeService, SystemService};
+use crate::service::{AccountService, AssistantService, KnowledgeService, SystemService};
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState {
     pub accounts: Arc<AccountService>,
     pub knowledge: Arc<KnowledgeService>,
+    pub assistant: Arc<AssistantService>,
     pub system: SystemService,
     pub metrics: Arc<Metrics>,
     pub csrf_key: CsrfKey,

@@ -28,6 +28,9 @@ pub enum ServiceError {
     Forbidden(String),
     #[error("Too many attempts. Try again in {} seconds.", retry_after.as_secs())]
     RateLimited { retry_after: Duration },
+    /// Not possible yet (a model still loading); retrying later helps.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -67,6 +70,12 @@ impl From<StoreError> for ServiceError {
 
 impl From<crate::search::SearchError> for ServiceError {
     fn from(error: crate::search::SearchError) -> Self {
+        ServiceError::Internal(error.into())
+    }
+}
+
+impl From<crate::ml::MlError> for ServiceError {
+    fn from(error: crate::ml::MlError) -> Self {
         ServiceError::Internal(error.into())
     }
 }

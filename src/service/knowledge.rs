@@ -153,6 +153,11 @@ impl KnowledgeService {
         Ok(self.store.faq_entry(id).await?)
     }
 
+    /// The entries with these ids that still exist, in no particular order.
+    pub async fn entries(&self, ids: Vec<FaqEntryId>) -> Result<Vec<FaqEntry>, ServiceError> {
+        Ok(self.store.faq_entries(ids).await?)
+    }
+
     pub fn preview(&self, markdown_text: &str) -> SanitizedHtml {
         markdown::render(markdown_text)
     }

@@ -1,6 +1,7 @@
 //! Use cases: the only layer that coordinates storage, search, models and live updates.
 
 pub mod accounts;
+pub mod assistant;
 mod error;
 pub mod knowledge;
 pub mod knowledge_csv;
@@ -12,6 +13,7 @@ mod system;
 /// Listing parameters pass straight through to the store.
 pub use crate::store::{FaqListQuery, FaqPage};
 pub use accounts::{AccountService, LoginAttempt, LoginOutcome, NewUserRequest, SetupRequest};
+pub use assistant::{AssistantService, AssistantStatus, ThresholdOverrides, Understanding};
 pub use error::ServiceError;
 pub use knowledge::{KnowledgeResult, KnowledgeService};
 pub use secrets::{SessionToken, constant_time_eq, random_hex_token};

@@ -5,12 +5,14 @@
 //! inside `spawn_blocking`.
 
 mod accounts;
+mod assistant;
 mod backup;
 mod knowledge;
 mod migrations;
 mod settings;
 
 pub use accounts::{NewSessionRecord, NewUserRecord};
+pub use assistant::{EmbeddingRecord, ModelKey};
 pub use backup::{BackupSummary, RestoreSummary, restore_database};
 pub use knowledge::{FaqListQuery, FaqPage, FaqRecord, ImportRecord};
 pub use migrations::latest_schema_version;

@@ -3,10 +3,11 @@
 use kefu::app::App;
 use kefu::config::Config;
 use kefu::http::ServerHandle;
+use kefu::ml::{DEFAULT_MODEL, Embedder, ModelSource};
 use reqwest::redirect::Policy;
 use reqwest::{Response, StatusCode};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub const ADMIN_EMAIL: &str = "owner@example.com";
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
@@ -19,6 +20,18 @@ pub struct TestApp {
     handle: ServerHandle,
     stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
     _temp: Option<Arc<tempfile::TempDir>>,
+}
+
+/// The real default model, loaded once for every app this test binary starts (each would
+/// otherwise hold its own ~300 MB copy).
+pub fn shared_model() -> Arc<Embedder> {
+    static MODEL: OnceLock<Arc<Embedder>> = OnceLock::new();
+    Arc::clone(MODEL.get_or_init(|| {
+        Arc::new(
+            Embedder::load(&ModelSource::Embedded(DEFAULT_MODEL.to_string()))
+                .expect("the default model loads"),
+        )
+    }))
 }
 
 pub fn test_config(data_dir: &Path) -> Config {
@@ -59,7 +72,7 @@ pub async fn spawn_app_in(data_dir: &Path) -> anyhow::Result<TestApp> {
 pub async fn spawn_with(config: Config) -> anyhow::Result<TestApp> {
     let data_dir = config.data_dir.clone();
     let data_dir = data_dir.as_path();
-    let app = App::build(&config).await?;
+    let app = App::build_with_model(&config, shared_model()).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
     let setup_token = app.setup_token().map(str::to_string);
     let handle = app.handle();

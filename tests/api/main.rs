@@ -2,6 +2,7 @@
 //! with a real SQLite file in a fresh temporary data directory.
 
 mod accounts;
+mod assistant;
 mod helpers;
 mod knowledge;
 mod knowledge_pages;

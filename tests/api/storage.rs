@@ -1,7 +1,7 @@
 //! The database: migrations, the data-directory lock, backup and restore.
 
 use crate::helpers::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, kefu_binary, spawn_app, spawn_app_in, test_config,
+    ADMIN_EMAIL, ADMIN_PASSWORD, kefu_binary, shared_model, spawn_app, spawn_app_in, test_config,
 };
 use kefu::app::App;
 use kefu::store::{Store, latest_schema_version};
@@ -51,7 +51,7 @@ async fn a_database_from_a_newer_kefu_is_refused() {
 #[tokio::test]
 async fn a_second_server_on_the_same_data_dir_is_refused() {
     let app = spawn_app().await;
-    let error = App::build(&test_config(&app.data_dir))
+    let error = App::build_with_model(&test_config(&app.data_dir), shared_model())
         .await
         .err()
         .expect("the second instance must not start");

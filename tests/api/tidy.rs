@@ -141,6 +141,7 @@ fn released_migrations_are_append_only() {
     let pinned: &[(&str, &str)] = &[
         ("0001_accounts.sql", MIGRATION_0001_SHA256),
         ("0002_knowledge.sql", MIGRATION_0002_SHA256),
+        ("0003_assistant.sql", MIGRATION_0003_SHA256),
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     for (name, expected) in pinned {
@@ -158,6 +159,9 @@ const MIGRATION_0001_SHA256: &str =
 
 const MIGRATION_0002_SHA256: &str =
     "862b713fab0ab6f2deecd3844574204da1e0f7fa7b671b05712b53dae01dab12";
+
+const MIGRATION_0003_SHA256: &str =
+    "26fbb6caab4e643bc9c6308d287b26cee260f05f5051fdf5684979645c589089";
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;

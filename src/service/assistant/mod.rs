@@ -1,0 +1,471 @@
+//! The bot's understanding of a message: intent, hybrid FAQ retrieval with a calibrated
+//! confidence, out-of-scope detection and sentiment — and keeping the model that does it
+//! trained on the current knowledge base, in the background.
+
+mod brain;
+mod intent_model;
+
+pub use brain::{AnswerCandidate, Decision, Sentiment, Understanding};
+pub use intent_model::{Calibration, IntentModel, ScoredLabel, Thresholds, calibrate};
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::{KnowledgeService, ServiceError, now};
+use crate::domain::intent::{BACKGROUND_PHRASES, OUT_OF_SCOPE_PHRASES};
+use crate::domain::{BuiltinIntent, FaqStatus, IntentLabel, IntentPhrase, NewIntentPhrase, UserId};
+use crate::ml::{Embedder, TrainingOptions, TrainingReport};
+use crate::store::{EmbeddingRecord, ModelKey, Store};
+use brain::Brain;
+
+/// A burst of edits (an import, an admin typing phrases) trains once, this long after the
+/// last of them.
+const RETRAIN_DEBOUNCE: Duration = Duration::from_millis(1_500);
+/// How often the follower looks for knowledge changes made by other processes.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Texts embedded per blocking job, so a big import shares the CPU with requests.
+const EMBED_CHUNK: usize = 256;
+
+/// Configured threshold overrides; `None` keeps the calibrated value.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThresholdOverrides {
+    pub answer: Option<f32>,
+    pub unknown: Option<f32>,
+}
+
+/// Where the assistant stands, for `/readyz` and the admin page.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AssistantStatus {
+    pub model_id: String,
+    pub model_checksum: String,
+    /// A trained model is answering.
+    pub ready: bool,
+    pub training: bool,
+    pub last_error: Option<String>,
+    pub classes: usize,
+    pub knowledge_sequence: i64,
+    pub report: Option<TrainingReport>,
+    pub calibration: Option<Calibration>,
+    pub thresholds: Option<Thresholds>,
+}
+
+pub struct AssistantService {
+    store: Store,
+    knowledge: Arc<KnowledgeService>,
+    embedder: Arc<Embedder>,
+    model_dir: PathBuf,
+    overrides: ThresholdOverrides,
+    brain: RwLock<Option<Arc<Brain>>>,
+    progress: Mutex<Progress>,
+    changed: tokio::sync::Notify,
+    /// One refresh at a time.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+struct Progress {
+    training: bool,
+    last_error: Option<String>,
+}
+
+/// One phrase the classifier learns.
+#[derive(Debug, Clone)]
+struct TrainingExample {
+    label: IntentLabel,
+    text: String,
+}
+
+impl AssistantService {
+    /// Sets the service up; the first model is built by `refresh` (or `follow_changes`).
+    pub fn new(
+        store: Store,
+        knowledge: Arc<KnowledgeService>,
+        embedder: Arc<Embedder>,
+        model_dir: PathBuf,
+        overrides: ThresholdOverrides,
+    ) -> Arc<AssistantService> {
+        Arc::new(AssistantService {
+            store,
+            knowledge,
+            embedder,
+            model_dir,
+            overrides,
+            brain: RwLock::new(None),
+            progress: Mutex::new(Progress::default()),
+            changed: tokio::sync::Notify::new(),
+            refreshing: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn embedder(&self) -> &Arc<Embedder> {
+        &self.embedder
+    }
+
+    fn current(&self) -> Option<Arc<Brain>> {
+        self.brain
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn status(&self) -> AssistantStatus {
+        let brain = self.current();
+        let progress = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        AssistantStatus {
+            model_id: self.embedder.model_id().to_string(),
+            model_checksum: self.embedder.checksum().to_string(),
+            ready: brain.is_some(),
+            training: progress.training,
+            last_error: progress.last_error.clone(),
+            classes: brain.as_ref().map_or(0, |b| b.intents.labels().len()),
+            knowledge_sequence: brain.as_ref().map_or(0, |b| b.knowledge_sequence()),
+            report: brain.as_ref().map(|b| b.intents.report().clone()),
+            calibration: brain.as_ref().map(|b| b.intents.calibration().clone()),
+            thresholds: brain.as_ref().map(|b| b.thresholds),
+        }
+    }
+
+    /// Understands one customer message with the current model.
+    pub async fn understand(&self, message: &str) -> Result<Understanding, ServiceError> {
+        self.understand_deep(message, brain::ANSWERS_RETURNED).await
+    }
+
+    /// `understand`, returning up to `answers` ranked entries (evaluation looks deeper).
+    pub async fn understand_deep(
+        &self,
+        message: &str,
+        answers: usize,
+    ) -> Result<Understanding, ServiceError> {
+        let brain = self.current().ok_or_else(|| {
+            ServiceError::Unavailable("The assistant is still learning the knowledge base.".into())
+        })?;
+        let message = message.trim().to_string();
+        if message.is_empty() {
+            return Err(crate::domain::ValidationError::new("message", "is empty").into());
+        }
+        let embedder = Arc::clone(&self.embedder);
+        let text = message.clone();
+        let vector = blocking(move || embedder.embed_queries(&[text.as_str()]))
+            .await??
+            .pop()
+            .unwrap_or_default();
+        let keyword_hits = self
+            .knowledge
+            .search(
+                &message,
+                crate::domain::KnowledgeFilter {
+                    published_only: true,
+                    ..Default::default()
+                },
+                brain::CANDIDATES,
+            )
+            .await?;
+        let keyword_ranking: Vec<_> = keyword_hits.iter().map(|r| r.entry.id).collect();
+        let ranked = {
+            let brain = Arc::clone(&brain);
+            let message = message.clone();
+            blocking(move || brain.rank(&message, &vector, &keyword_ranking)).await??
+        };
+        let ids: Vec<_> = ranked.answers.iter().map(|a| a.entry_id).collect();
+        let entries = self.knowledge.entries(ids).await?;
+        Ok(brain.decide(&message, ranked, entries, answers))
+    }
+
+    /// Brings the model up to date with the knowledge base and the intent phrases: embeds
+    /// what is new, and retrains unless the training set is unchanged. Requests keep using
+    /// the previous model until the new one is swapped in.
+    pub async fn refresh(&self) -> Result<(), ServiceError> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        self.set_training(true, None);
+        let outcome = self.refresh_now().await;
+        let error = outcome.as_ref().err().map(ToString::to_string);
+        if let Some(error) = &error {
+            tracing::warn!(%error, "training the assistant failed; the previous model stays");
+        }
+        self.set_training(false, error);
+        outcome
+    }
+
+    fn set_training(&self, training: bool, last_error: Option<String>) {
+        let mut progress = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        progress.training = training;
+        if !training {
+            progress.last_error = last_error;
+        }
+    }
+
+    async fn refresh_now(&self) -> Result<(), ServiceError> {
+        let started = Instant::now();
+        let (entries, sequence) = self.store.knowledge_snapshot().await?;
+        let phrases = self.store.intent_phrases().await?;
+        let mut examples = Vec::new();
+        let mut faq_rows = Vec::new();
+        let mut entry_languages = HashMap::new();
+        for entry in entries
+            .iter()
+            .filter(|e| e.content.status == FaqStatus::Published)
+        {
+            entry_languages.insert(entry.id, entry.content.language.clone());
+            for text in std::iter::once(&entry.content.question).chain(&entry.content.variants) {
+                examples.push(TrainingExample {
+                    label: IntentLabel::Faq(entry.id),
+                    text: text.clone(),
+                });
+                faq_rows.push(entry.id);
+            }
+        }
+        for intent in BuiltinIntent::ALL {
+            let taught = phrases.iter().filter(|p| p.intent == intent);
+            let texts = intent
+                .seed_phrases()
+                .iter()
+                .map(|s| (*s).to_string())
+                .chain(taught.map(|p| p.text.clone()));
+            examples.extend(texts.map(|text| TrainingExample {
+                label: IntentLabel::Builtin(intent),
+                text,
+            }));
+        }
+        examples.extend(BACKGROUND_PHRASES.iter().map(|text| TrainingExample {
+            label: IntentLabel::OutOfScope,
+            text: (*text).to_string(),
+        }));
+        let fingerprint = self.fingerprint(&examples);
+        if let Some(current) = self.current()
+            && current.fingerprint == fingerprint
+        {
+            current.mark_current_at(sequence);
+            return Ok(());
+        }
+
+        let texts: Vec<String> = examples.iter().map(|e| e.text.clone()).collect();
+        let vectors = self.embed_with_cache(&texts).await?;
+        let oos_texts: Vec<String> = OUT_OF_SCOPE_PHRASES
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect();
+        let oos_vectors = self.embed_with_cache(&oos_texts).await?;
+
+        let faq_vectors: Vec<_> = faq_rows
+            .iter()
+            .copied()
+            .zip(vectors.iter().cloned())
+            .collect();
+        let labels: Vec<IntentLabel> = examples.iter().map(|e| e.label).collect();
+        let saved = brain::SavedModel::paths(&self.model_dir);
+        let overrides = self.overrides;
+        let dimension = self.embedder.dimension();
+        let model_dir = self.model_dir.clone();
+        let fingerprint_for_job = fingerprint.clone();
+        let brain = blocking(move || -> Result<Brain, crate::ml::MlError> {
+            let intents = match saved.load(&fingerprint_for_job) {
+                Some(intents) => intents,
+                None => {
+                    let intents = IntentModel::train(
+                        &vectors,
+                        &labels,
+                        Some(IntentLabel::OutOfScope),
+                        &oos_vectors,
+                        &TrainingOptions::default(),
+                    )?;
+                    if let Err(error) = std::fs::create_dir_all(&model_dir)
+                        .map_err(|e| e.to_string())
+                        .and_then(|()| {
+                            saved
+                                .save(&intents, &fingerprint_for_job)
+                                .map_err(|e| e.to_string())
+                        })
+                    {
+                        tracing::warn!(%error, "could not save the intent model; it is retrained at the next start");
+                    }
+                    intents
+                }
+            };
+            Brain::new(
+                intents,
+                faq_vectors,
+                entry_languages,
+                dimension,
+                overrides,
+                fingerprint_for_job,
+                sequence,
+            )
+        })
+        .await??;
+        let report = brain.intents.report().clone();
+        let thresholds = brain.thresholds;
+        self.swap(Arc::new(brain));
+        tracing::info!(
+            classes = report.classes,
+            examples = report.examples,
+            holdout_accuracy = ?report.holdout_accuracy,
+            answer_threshold = thresholds.answer,
+            unknown_threshold = thresholds.unknown,
+            elapsed_ms = started.elapsed().as_millis(),
+            "assistant model ready"
+        );
+        let live: Vec<String> = texts
+            .iter()
+            .chain(&oos_texts)
+            .map(|t| text_sha256(t))
+            .collect();
+        self.store.prune_embeddings(self.model_key(), live).await?;
+        Ok(())
+    }
+
+    fn swap(&self, brain: Arc<Brain>) {
+        *self.brain.write().unwrap_or_else(PoisonError::into_inner) = Some(brain);
+    }
+
+    fn model_key(&self) -> ModelKey {
+        ModelKey {
+            model_id: self.embedder.model_id().to_string(),
+            checksum: self.embedder.checksum().to_string(),
+        }
+    }
+
+    /// Identifies a training set: the same model and phrases give the same classifier, so
+    /// a saved one can be reused.
+    fn fingerprint(&self, examples: &[TrainingExample]) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.embedder.checksum().as_bytes());
+        hasher.update(format!("{:?}", TrainingOptions::default()).as_bytes());
+        for example in examples {
+            hasher.update(format!("{:?}\u{0}{}\u{0}", example.label, example.text).as_bytes());
+        }
+        hex::encode(hasher.finalize())
+    }
+
+    /// Vectors for `texts` (as queries), from SQLite where this model embedded them before.
+    async fn embed_with_cache(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ServiceError> {
+        let hashes: Vec<String> = texts.iter().map(|t| text_sha256(t)).collect();
+        let mut cached = self
+            .store
+            .cached_embeddings(self.model_key(), hashes.clone())
+            .await?;
+        let mut missing: Vec<(String, String)> = Vec::new();
+        for (text, hash) in texts.iter().zip(&hashes) {
+            if !cached.contains_key(hash) && !missing.iter().any(|(h, _)| h == hash) {
+                missing.push((hash.clone(), text.clone()));
+            }
+        }
+        for chunk in missing.chunks(EMBED_CHUNK) {
+            let embedder = Arc::clone(&self.embedder);
+            let chunk_texts: Vec<String> = chunk.iter().map(|(_, t)| t.clone()).collect();
+            let vectors = blocking(move || {
+                let refs: Vec<&str> = chunk_texts.iter().map(String::as_str).collect();
+                embedder.embed_queries(&refs)
+            })
+            .await??;
+            let records: Vec<EmbeddingRecord> = chunk
+                .iter()
+                .zip(vectors)
+                .map(|((hash, _), vector)| EmbeddingRecord {
+                    text_sha256: hash.clone(),
+                    vector,
+                })
+                .collect();
+            for record in &records {
+                cached.insert(record.text_sha256.clone(), record.vector.clone());
+            }
+            self.store
+                .save_embeddings(self.model_key(), records, now())
+                .await?;
+        }
+        Ok(hashes
+            .iter()
+            .map(|hash| cached.get(hash).cloned().unwrap_or_default())
+            .collect())
+    }
+
+    /// Keeps the model following the knowledge base and the intent phrases until the
+    /// process ends: trains at once, then again (debounced) after every change.
+    pub fn follow_changes(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let service = Arc::clone(self);
+        tokio::spawn(async move {
+            let _ = service.refresh().await;
+            loop {
+                tokio::select! {
+                    () = service.changed.notified() => {}
+                    () = tokio::time::sleep(POLL_INTERVAL) => {
+                        if !service.knowledge_changed().await {
+                            continue;
+                        }
+                    }
+                }
+                // Let the burst finish: every further change restarts the wait.
+                loop {
+                    tokio::select! {
+                        () = service.changed.notified() => {}
+                        () = tokio::time::sleep(RETRAIN_DEBOUNCE) => break,
+                    }
+                }
+                let _ = service.refresh().await;
+            }
+        })
+    }
+
+    async fn knowledge_changed(&self) -> bool {
+        let seen = self
+            .current()
+            .map_or(-1, |brain| brain.knowledge_sequence());
+        match self.store.latest_knowledge_sequence().await {
+            Ok(latest) => latest != seen,
+            Err(_) => false,
+        }
+    }
+
+    /// Tells the follower to retrain soon (after an admin edit in this process).
+    pub fn knowledge_edited(&self) {
+        self.changed.notify_one();
+    }
+
+    pub async fn intent_phrases(&self) -> Result<Vec<IntentPhrase>, ServiceError> {
+        Ok(self.store.intent_phrases().await?)
+    }
+
+    pub async fn add_intent_phrase(
+        &self,
+        intent: &str,
+        text: &str,
+        by: Option<UserId>,
+    ) -> Result<IntentPhrase, ServiceError> {
+        let phrase = NewIntentPhrase::parse(intent, text).map_err(ServiceError::InvalidFields)?;
+        let seeded = phrase
+            .intent
+            .seed_phrases()
+            .iter()
+            .any(|seed| crate::domain::knowledge::normalize_question(seed) == phrase.text_key);
+        if seeded {
+            return Err(ServiceError::Conflict(
+                "That phrase is already one of the built-in phrases.".into(),
+            ));
+        }
+        let added = self.store.add_intent_phrase(phrase, by, now()).await?;
+        tracing::info!(intent = added.intent.as_str(), "intent phrase added");
+        self.knowledge_edited();
+        Ok(added)
+    }
+
+    pub async fn delete_intent_phrase(&self, id: i64) -> Result<(), ServiceError> {
+        self.store.delete_intent_phrase(id).await?;
+        self.knowledge_edited();
+        Ok(())
+    }
+}
+
+fn text_sha256(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+async fn blocking<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ServiceError> {
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(ServiceError::internal)
+}

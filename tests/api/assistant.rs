@@ -1,0 +1,267 @@
+//! The bot's understanding with the real model: intents in both languages, out-of-scope
+//! rejection, answers from the demo knowledge base, retraining after an edit, `kefu eval`.
+
+use crate::helpers::{Browser, TestApp, kefu_binary, spawn_demo_app};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Training the demo knowledge base takes seconds; on a loaded 2-core CI machine, longer.
+const TRAINING_WAIT: Duration = Duration::from_secs(120);
+
+async fn understand(browser: &Browser, message: &str) -> (StatusCode, Value) {
+    let response = browser
+        .client
+        .get(browser.url("/api/v1/assistant/understand"))
+        .query(&[("q", message)])
+        .send()
+        .await
+        .expect("understand request");
+    let status = response.status();
+    (status, response.json().await.expect("json body"))
+}
+
+/// Polls until `check` accepts what the bot makes of `message`, or fails after the wait.
+async fn eventually_understood(
+    browser: &Browser,
+    message: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let started = Instant::now();
+    loop {
+        let (status, body) = understand(browser, message).await;
+        if status == StatusCode::OK && check(&body) {
+            return body;
+        }
+        assert!(
+            started.elapsed() < TRAINING_WAIT,
+            "{message:?} never understood as expected; last answer {status}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn trained_demo() -> (TestApp, Browser) {
+    let app = spawn_demo_app().await;
+    let admin = app.admin().await;
+    eventually_understood(&admin, "hello", |_| true).await;
+    (app, admin)
+}
+
+fn decision(body: &Value) -> (&str, Option<&str>) {
+    (
+        body["decision"]["action"].as_str().unwrap_or_default(),
+        body["decision"]["intent"].as_str(),
+    )
+}
+
+fn first_question(body: &Value) -> &str {
+    body["answers"][0]["question"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_human_request_is_recognised_in_chinese_and_english() {
+    let (app, admin) = trained_demo().await;
+    for message in [
+        "转人工",
+        "我要找人工客服",
+        "I want to talk to a real person",
+        "agent please",
+    ] {
+        let (status, body) = understand(&admin, message).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            decision(&body),
+            ("intent", Some("human_request")),
+            "{message}: {body}"
+        );
+    }
+    let (_, body) = understand(&admin, "谢谢你，帮大忙了").await;
+    assert_eq!(decision(&body), ("intent", Some("thanks")), "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn out_of_scope_messages_get_an_honest_dont_know() {
+    let (app, admin) = trained_demo().await;
+    for message in ["what's the weather on Mars", "谁发明了电灯泡"] {
+        let (_, body) = understand(&admin, message).await;
+        assert_eq!(decision(&body).0, "unknown", "{message}: {body}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn questions_find_their_faq_entry_in_either_language_with_reasons() {
+    let (app, admin) = trained_demo().await;
+    let (_, body) = understand(&admin, "where is my package? it's been a week").await;
+    assert_eq!(first_question(&body), "How do I track my order?", "{body}");
+    assert!(matches!(decision(&body).0, "answer" | "suggest"), "{body}");
+    let best = &body["answers"][0];
+    let confidence = best["confidence"].as_f64().expect("confidence");
+    assert!((0.0..=1.0).contains(&confidence), "{best}");
+    assert!(
+        best["semantic_rank"].is_u64(),
+        "the vectors found it: {best}"
+    );
+    assert_eq!(body["language"], "en");
+
+    let (_, body) = understand(&admin, "我的快递到哪里了").await;
+    assert_eq!(first_question(&body), "怎么查询我的订单物流？", "{body}");
+    assert_eq!(body["language"], "zh");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_angry_message_scores_negative_and_says_why() {
+    let (app, admin) = trained_demo().await;
+    let (_, angry) = understand(
+        &admin,
+        "This is the worst service ever, I want my money back NOW!!!",
+    )
+    .await;
+    let (_, calm) = understand(&admin, "thanks, that was really helpful").await;
+    let angry_score = angry["sentiment"]["score"].as_f64().expect("score");
+    let calm_score = calm["sentiment"]["score"].as_f64().expect("score");
+    assert!(angry_score < -0.5, "{angry}");
+    assert!(calm_score > 0.3, "{calm}");
+    let cues = angry["sentiment"]["lexicon"]["cues"]
+        .as_array()
+        .expect("cues");
+    assert!(cues.iter().any(|cue| cue["term"] == "worst"), "{angry}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_bot_learns_a_new_faq_entry_without_a_restart() {
+    let (app, admin) = trained_demo().await;
+    let message = "can I pay with a gift voucher from your shop";
+    let (_, before) = understand(&admin, message).await;
+    assert_ne!(first_question(&before), "Do you sell gift cards?");
+
+    let response = admin
+        .submit(
+            "/knowledge/new",
+            "/knowledge",
+            &[
+                ("question", "Do you sell gift cards?"),
+                (
+                    "variants",
+                    "can I buy a gift voucher\ngift card for a friend\nhow do gift cards work\ncan I pay with a gift card",
+                ),
+                ("answer", "Yes: gift cards from 10 to 500 euros, valid for two years."),
+                ("category", "payment"),
+                ("tags", "gift"),
+                ("language", "en"),
+                ("status", "published"),
+                ("external_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "entry is created");
+
+    let after = eventually_understood(&admin, message, |body| {
+        first_question(body) == "Do you sell gift cards?"
+    })
+    .await;
+    assert!(after["answers"][0]["classifier_rank"] == 1, "{after}");
+    let ready: Value = admin.get("/readyz").await.json().await.expect("json");
+    assert_eq!(ready["assistant"]["model"], "multilingual-e5-small-zh-en");
+    assert_eq!(ready["assistant"]["trained"], true);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn understanding_needs_a_signed_in_user_and_a_sane_message() {
+    let (app, admin) = trained_demo().await;
+    let (status, _) = understand(&app.browser(), "hello").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = understand(&admin, "   ").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = understand(&admin, &"很".repeat(2_001)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("2000"), "{body}");
+    app.stop().await;
+}
+
+/// `kefu eval intents` on a small slice of BANKING77 (five intents) trains the production
+/// model and reports every figure the full benchmark reports.
+#[test]
+fn kefu_eval_intents_runs_end_to_end() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let output = std::process::Command::new(kefu_binary())
+        .args([
+            "--log",
+            "warn",
+            "eval",
+            "intents",
+            "--train",
+            &format!("{fixtures}/banking77-slice-train.csv"),
+            "--test",
+            &format!("{fixtures}/banking77-slice-test.csv"),
+            "--json",
+        ])
+        .output()
+        .expect("kefu runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("json report");
+    assert_eq!(report["classes"], 5, "{report}");
+    assert!(
+        report["accuracy"].as_f64().expect("accuracy") > 0.8,
+        "{report}"
+    );
+    assert!(
+        report["macro_f1"].as_f64().expect("macro-F1") > 0.8,
+        "{report}"
+    );
+    for field in ["training_seconds", "latency_p50_ms", "latency_p99_ms"] {
+        assert!(
+            report[field].as_f64().expect(field) > 0.0,
+            "{field}: {report}"
+        );
+    }
+    assert!(report["most_confused"].is_array(), "{report}");
+    assert!(
+        report["out_of_scope_recall"].is_null(),
+        "no oos rows: {report}"
+    );
+}
+
+#[test]
+fn kefu_eval_reports_a_bad_file_by_line_and_a_bad_model_clearly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "text,label\nhello,greeting\n,empty\n").expect("write");
+    let output = std::process::Command::new(kefu_binary())
+        .args(["eval", "intents", "--train"])
+        .arg(&bad)
+        .arg("--test")
+        .arg(&bad)
+        .output()
+        .expect("kefu runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("line 3"), "{stderr}");
+
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "text,label\nhello,greeting\nbye,goodbye\n").expect("write");
+    let output = std::process::Command::new(kefu_binary())
+        .args(["--model", "no-such-model", "eval", "intents", "--train"])
+        .arg(&good)
+        .arg("--test")
+        .arg(&good)
+        .output()
+        .expect("kefu runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown embedded model") && stderr.contains("multilingual-e5-small-zh-en"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
