@@ -265,3 +265,70 @@ fn kefu_eval_reports_a_bad_file_by_line_and_a_bad_model_clearly() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test]
+async fn an_admin_teaches_an_intent_a_phrase_and_tries_messages() {
+    let (app, admin) = trained_demo().await;
+    let page = admin.get_html("/admin/intents").await;
+    assert!(page.contains("multilingual-e5-small-zh-en"), "model shown");
+    assert!(
+        page.contains("human_request") && page.contains("转人工"),
+        "seeds shown"
+    );
+
+    let tried = admin
+        .get_html("/admin/intents?try=%E8%BD%AC%E4%BA%BA%E5%B7%A5")
+        .await;
+    assert!(tried.contains("intent: human_request"), "{tried}");
+
+    let response = admin
+        .submit(
+            "/admin/intents",
+            "/admin/intents/phrases",
+            &[
+                ("intent", "human_request"),
+                ("text", "<b>put me through to your staff</b>"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = admin.get_html("/admin/intents").await;
+    assert!(
+        page.contains("&#60;b&#62;put me through to your staff"),
+        "shown, escaped"
+    );
+    assert!(!page.contains("<b>put me"), "escaped");
+
+    let refused = admin
+        .submit(
+            "/admin/intents",
+            "/admin/intents/phrases",
+            &[("intent", "weather"), ("text", "hi")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .text()
+            .await
+            .expect("body")
+            .contains("unknown intent")
+    );
+
+    let duplicate = admin
+        .submit(
+            "/admin/intents",
+            "/admin/intents/phrases",
+            &[("intent", "human_request"), ("text", "转人工")],
+        )
+        .await;
+    assert_eq!(duplicate.status(), StatusCode::CONFLICT);
+
+    let agent_page = app.browser().get("/admin/intents").await;
+    assert_ne!(
+        agent_page.status(),
+        StatusCode::OK,
+        "signed-out visitors are turned away"
+    );
+    app.stop().await;
+}

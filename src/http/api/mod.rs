@@ -1,6 +1,8 @@
 //! The JSON API under `/api/v1`: same services as the pages, JSON in and out.
 
 mod assistant;
+
+pub use assistant::MAX_MESSAGE_CHARS;
 mod knowledge;
 
 use actix_web::web;

@@ -1,6 +1,7 @@
 //! HTML pages, one module per area; each handler extracts, calls one service, renders.
 
 mod account;
+mod intents;
 mod knowledge;
 mod login;
 mod setup;
@@ -26,6 +27,15 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route(
             "/admin/users/{id}/status",
             web::post().to(users::set_status),
+        )
+        .route("/admin/intents", web::get().to(intents::show))
+        .route(
+            "/admin/intents/phrases",
+            web::post().to(intents::add_phrase),
+        )
+        .route(
+            "/admin/intents/phrases/{id}/delete",
+            web::post().to(intents::delete_phrase),
         )
         .route("/account", web::get().to(account::show))
         .route(
