@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{AdamW, Linear, Module, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{AdamW, Init, Linear, Module, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 
 use super::MlError;
 
@@ -337,7 +337,11 @@ fn fit(
 
     let variables = VarMap::new();
     let builder = VarBuilder::from_varmap(&variables, DType::F32, &device);
-    let head = candle_nn::linear(dimension, classes, builder.pp("head"))?;
+    // Softmax regression is convex, so starting from zeros loses nothing and makes training
+    // deterministic: the same examples always give the same model (and the same eval figures).
+    let weight = builder.get_with_hints((classes, dimension), "head.weight", Init::Const(0.0))?;
+    let bias = builder.get_with_hints(classes, "head.bias", Init::Const(0.0))?;
+    let head = Linear::new(weight, Some(bias));
     let mut optimizer = AdamW::new(
         variables.all_vars(),
         ParamsAdamW {
