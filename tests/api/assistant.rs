@@ -332,3 +332,28 @@ async fn an_admin_teaches_an_intent_a_phrase_and_tries_messages() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_taught_phrase_changes_what_the_bot_understands() {
+    let (app, admin) = trained_demo().await;
+    let phrase = "pineapple protocol now";
+    let (_, before) = understand(&admin, phrase).await;
+    assert_ne!(
+        decision(&before),
+        ("intent", Some("human_request")),
+        "{before}"
+    );
+    let response = admin
+        .submit(
+            "/admin/intents",
+            "/admin/intents/phrases",
+            &[("intent", "human_request"), ("text", phrase)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    eventually_understood(&admin, phrase, |body| {
+        decision(body) == ("intent", Some("human_request"))
+    })
+    .await;
+    app.stop().await;
+}

@@ -211,7 +211,14 @@ fn describe(message: String, understanding: &Understanding) -> TriedMessage {
         .map(|scored| {
             let label = match scored.label {
                 IntentLabel::Builtin(intent) => intent.as_str().to_string(),
-                IntentLabel::Faq(id) => format!("FAQ #{id}"),
+                IntentLabel::Faq(id) => understanding
+                    .answers
+                    .iter()
+                    .find(|answer| answer.entry.id == id)
+                    .map_or_else(
+                        || format!("FAQ #{id}"),
+                        |a| a.entry.content.question.clone(),
+                    ),
                 IntentLabel::OutOfScope => "out of scope".to_string(),
             };
             (label, format!("{:.2}", scored.confidence))
