@@ -10,6 +10,8 @@ use super::MlError;
 pub struct VectorSet<Owner> {
     matrix: Option<Tensor>,
     owners: Vec<Owner>,
+    /// Distinct owners (exact when an owner's rows are adjacent, as callers give them).
+    owner_count: usize,
     dimension: usize,
 }
 
@@ -43,9 +45,12 @@ impl<Owner: Clone + PartialEq> VectorSet<Owner> {
         } else {
             Some(Tensor::from_vec(flat, (count, dimension), &Device::Cpu)?)
         };
+        let owner_count = usize::from(!owners.is_empty())
+            + owners.windows(2).filter(|pair| pair[0] != pair[1]).count();
         Ok(VectorSet {
             matrix,
             owners,
+            owner_count,
             dimension,
         })
     }
@@ -75,20 +80,10 @@ impl<Owner: Clone + PartialEq> VectorSet<Owner> {
         // Owners have a handful of rows each, so the best `limit` owners are almost always
         // among the best few `limit` rows: partition those out instead of sorting everything.
         let mut matches = self.best_owners(&scores, limit, limit.saturating_mul(16));
-        if matches.len() < limit.min(self.distinct_owner_bound()) {
+        if matches.len() < limit.min(self.owner_count) {
             matches = self.best_owners(&scores, limit, scores.len());
         }
         Ok(matches)
-    }
-
-    /// An upper bound on the number of distinct owners (exact when rows of one owner are
-    /// adjacent, as `new`'s callers give them).
-    fn distinct_owner_bound(&self) -> usize {
-        1 + self
-            .owners
-            .windows(2)
-            .filter(|pair| pair[0] != pair[1])
-            .count()
     }
 
     fn best_owners(&self, scores: &[f32], limit: usize, rows: usize) -> Vec<VectorMatch<Owner>> {

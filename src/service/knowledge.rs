@@ -2,7 +2,7 @@
 //! which follows the store's change log (so edits by `kefu import` in another process
 //! reach a running server too).
 
-use super::{ServiceError, knowledge_csv, markdown, now};
+use super::{ServiceError, blocking, knowledge_csv, markdown, now};
 use crate::domain::{
     FaqContent, FaqEntry, FaqEntryId, FaqInput, ImportSummary, KnowledgeFilter, KnowledgeHit,
     RowError, SanitizedHtml,
@@ -260,12 +260,4 @@ pub async fn export_from(store: &Store) -> Result<Vec<u8>, ServiceError> {
         (a.content.category.as_str(), a.id).cmp(&(b.content.category.as_str(), b.id))
     });
     knowledge_csv::write(&entries).map_err(ServiceError::internal)
-}
-
-async fn blocking<T: Send + 'static>(
-    job: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ServiceError> {
-    tokio::task::spawn_blocking(job)
-        .await
-        .map_err(ServiceError::internal)
 }

@@ -28,3 +28,12 @@ pub fn now() -> Timestamp {
         .map_or(0, |elapsed| elapsed.as_secs());
     Timestamp::from_unix_seconds(i64::try_from(seconds).unwrap_or(i64::MAX))
 }
+
+/// Runs CPU-bound or blocking work (inference, index writes) off the async threads.
+async fn blocking<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ServiceError> {
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(ServiceError::internal)
+}

@@ -190,19 +190,20 @@ impl Brain {
 
         let mut fused: HashMap<FaqEntryId, RankedAnswer> = HashMap::new();
         let mut scores: HashMap<FaqEntryId, f32> = HashMap::new();
+        let confidences: HashMap<FaqEntryId, f32> = classifier_ranking.iter().copied().collect();
         for (rank, (id, _)) in classifier_ranking.iter().take(CANDIDATES).enumerate() {
             *scores.entry(*id).or_default() += rrf(rank);
-            answer_slot(&mut fused, *id, &classifier_ranking).classifier_rank = Some(rank + 1);
+            answer_slot(&mut fused, *id, &confidences).classifier_rank = Some(rank + 1);
         }
         for (rank, found) in semantic.iter().enumerate() {
             *scores.entry(found.owner).or_default() += rrf(rank);
-            let slot = answer_slot(&mut fused, found.owner, &classifier_ranking);
+            let slot = answer_slot(&mut fused, found.owner, &confidences);
             slot.semantic_rank = Some(rank + 1);
             slot.semantic_similarity = Some(found.similarity);
         }
         for (rank, id) in keyword.iter().enumerate() {
             *scores.entry(*id).or_default() += rrf(rank);
-            answer_slot(&mut fused, *id, &classifier_ranking).keyword_rank = Some(rank + 1);
+            answer_slot(&mut fused, *id, &confidences).keyword_rank = Some(rank + 1);
         }
         let mut answers: Vec<RankedAnswer> = fused.into_values().collect();
         answers.sort_by(|a, b| {
@@ -302,14 +303,11 @@ fn rrf(zero_based_rank: usize) -> f32 {
 fn answer_slot<'a>(
     fused: &'a mut HashMap<FaqEntryId, RankedAnswer>,
     id: FaqEntryId,
-    classifier_ranking: &[(FaqEntryId, f32)],
+    confidences: &HashMap<FaqEntryId, f32>,
 ) -> &'a mut RankedAnswer {
     fused.entry(id).or_insert_with(|| RankedAnswer {
         entry_id: id,
-        confidence: classifier_ranking
-            .iter()
-            .find(|(candidate, _)| *candidate == id)
-            .map_or(0.0, |(_, confidence)| *confidence),
+        confidence: confidences.get(&id).copied().unwrap_or(0.0),
         keyword_rank: None,
         semantic_rank: None,
         semantic_similarity: None,

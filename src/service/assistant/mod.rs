@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::{KnowledgeService, ServiceError, now};
+use super::{KnowledgeService, ServiceError, blocking, now};
 use crate::domain::intent::{BACKGROUND_PHRASES, OUT_OF_SCOPE_PHRASES};
 use crate::domain::{BuiltinIntent, FaqStatus, IntentLabel, IntentPhrase, NewIntentPhrase, UserId};
 use crate::ml::{Embedder, TrainingOptions, TrainingReport};
@@ -347,9 +347,10 @@ impl AssistantService {
             .store
             .cached_embeddings(self.model_key(), hashes.clone())
             .await?;
+        let mut queued = std::collections::HashSet::new();
         let mut missing: Vec<(String, String)> = Vec::new();
         for (text, hash) in texts.iter().zip(&hashes) {
-            if !cached.contains_key(hash) && !missing.iter().any(|(h, _)| h == hash) {
+            if !cached.contains_key(hash) && queued.insert(hash) {
                 missing.push((hash.clone(), text.clone()));
             }
         }
@@ -460,12 +461,4 @@ impl AssistantService {
 
 fn text_sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-async fn blocking<T: Send + 'static>(
-    job: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ServiceError> {
-    tokio::task::spawn_blocking(job)
-        .await
-        .map_err(ServiceError::internal)
 }
