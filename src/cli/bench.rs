@@ -1,5 +1,6 @@
 //! `kefu bench kb`: measures CSV import and knowledge search on a synthetic knowledge base
-//! of realistic size, with the real store and index in a temporary directory.
+//! of realistic size, with the real store and index in a temporary directory; `kefu bench
+//! embed`: the embedding model's latency and throughput.
 
 use crate::config::Config;
 use crate::data_dir::DataDir;
@@ -136,5 +137,28 @@ async fn run(data_dir: &DataDir, entries: usize, rounds: usize) -> anyhow::Resul
         latencies.last().copied().unwrap_or_default()
     );
     store.close().await;
+    Ok(())
+}
+
+/// Loads the configured model and times it on a fixed set of help-desk texts.
+pub async fn embedding(config: &Config, runs: usize, texts: usize) -> anyhow::Result<()> {
+    let embedder = crate::app::load_model(&config.model).await?;
+    let report = tokio::task::spawn_blocking(move || {
+        let owned = crate::ml::sample_texts(texts);
+        let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
+        crate::ml::benchmark(
+            &embedder,
+            crate::ml::SAMPLE_QUERY,
+            runs,
+            &texts,
+            &[1, 32, 128],
+        )
+    })
+    .await??;
+    println!(
+        "inference threads: {}",
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".to_string())
+    );
+    print!("{report}");
     Ok(())
 }

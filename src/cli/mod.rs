@@ -125,6 +125,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Embedding speed of the model (`--model`): single-query latency and texts/s at batch
+    /// 1, 32 and 128, plus peak memory.
+    Embed {
+        /// Single-query runs to time.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+        /// Help-desk texts embedded once per batch size.
+        #[arg(long, default_value_t = 512)]
+        texts: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,6 +241,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Reindex => knowledge::reindex(&config).await,
         Command::Bench(BenchCommand::Kb { entries, rounds }) => {
             bench::knowledge(&config, entries, rounds).await
+        }
+        Command::Bench(BenchCommand::Embed { runs, texts }) => {
+            bench::embedding(&config, runs, texts).await
         }
         Command::Eval(EvalCommand::Intents { train, test, json }) => {
             eval::intents(&config, &train, &test, json).await

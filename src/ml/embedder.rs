@@ -9,6 +9,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
+use super::encoder::BertEncoder;
 use super::source::{ModelFiles, ModelSettings};
 use super::{MlError, ModelSource};
 
@@ -23,14 +24,20 @@ pub struct Embedder {
     dimension: usize,
     settings: ModelSettings,
     tokenizer: Tokenizer,
-    model: BertModel,
+    encoder: Encoder,
     /// Any in-vocabulary id works for padding (the attention mask hides it); the tokenizer's
     /// own choice keeps the inputs identical to the reference implementation's.
     pad_id: u32,
-    device: Device,
     /// Recent texts and their vectors: customers repeat themselves ("hi", "转人工") and the
     /// built-in intent phrases are embedded by every training run.
     cache: Mutex<HashMap<String, Vec<f32>>>,
+}
+
+/// The forward pass: kefu's own for standard BERT checkpoints (both shipped models), and
+/// candle-transformers' for architectures it does not cover, and as the reference in tests.
+enum Encoder {
+    Fast(Box<BertEncoder>),
+    Reference(Box<BertModel>),
 }
 
 /// Entries kept before the cache starts over (each ~1.5 KiB for a 384-dimension model).
@@ -68,25 +75,27 @@ impl Embedder {
             });
         }
         let (tokenizer, pad_id) = load_tokenizer(&files, config.pad_token_id)?;
-        let device = Device::Cpu;
-        let bad_weights = |source| MlError::BadWeights {
-            model: model_id.clone(),
-            source,
+        let encoder = if BertEncoder::supports(&config) {
+            Encoder::Fast(Box::new(BertEncoder::load(
+                &model_id,
+                files.weights,
+                &config,
+            )?))
+        } else {
+            Encoder::Reference(Box::new(reference_model(
+                &model_id,
+                &files.weights,
+                &config,
+            )?))
         };
-        // The files store f16 to halve their size; f16 matmuls are 2× slower on CPU than f32,
-        // so the VarBuilder widens every tensor to f32 as it loads it.
-        let weights = VarBuilder::from_slice_safetensors(&files.weights, DType::F32, &device)
-            .map_err(bad_weights)?;
-        let model = BertModel::load(weights, &config).map_err(bad_weights)?;
         Ok(Embedder {
             model_id: files.model_id,
             checksum: files.weights_sha256,
             dimension: config.hidden_size,
             settings: files.settings,
             tokenizer,
-            model,
+            encoder,
             pad_id,
-            device,
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -238,23 +247,99 @@ impl Embedder {
             mask.extend_from_slice(encoding.get_attention_mask());
             mask.extend(std::iter::repeat_n(0u32, padding));
         }
-        let shape = (batch.len(), longest);
-        let input_ids = Tensor::from_vec(ids, shape, &self.device)?;
-        let attention_mask = Tensor::from_vec(mask, shape, &self.device)?;
-        // Single-segment inputs: every token type is 0.
-        let token_type_ids = input_ids.zeros_like()?;
-        let hidden = self
-            .model
-            .forward(&input_ids, &token_type_ids, Some(&attention_mask))?;
-        let mask = attention_mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        // Never zero: every encoding holds at least its special tokens.
-        let counts = mask.sum(1)?;
-        let mean = summed.broadcast_div(&counts)?;
-        // Like torch's F.normalize: a zero vector stays zero instead of becoming NaN.
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.maximum(1e-12)?;
-        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+        let vectors = match &self.encoder {
+            Encoder::Fast(encoder) => {
+                let states = encoder.forward(&ids, &mask, batch.len(), longest)?;
+                mean_pool(&states, &mask, longest, self.dimension)
+            }
+            Encoder::Reference(model) => reference_forward(model, ids, mask, batch.len(), longest)?,
+        };
+        Ok(vectors)
     }
+
+    /// The same vectors through candle-transformers' BERT, for tests comparing the two.
+    #[cfg(test)]
+    pub(super) fn load_reference(source: &ModelSource) -> Result<Embedder, MlError> {
+        let mut embedder = Embedder::load(source)?;
+        let files = ModelFiles::read(source)?;
+        let config: Config =
+            serde_json::from_slice(&files.config).map_err(|error| MlError::BadConfig {
+                model: files.model_id.clone(),
+                reason: error.to_string(),
+            })?;
+        embedder.encoder = Encoder::Reference(Box::new(reference_model(
+            &files.model_id,
+            &files.weights,
+            &config,
+        )?));
+        Ok(embedder)
+    }
+}
+
+/// Mean over each input's real tokens, then L2 normalisation like torch's `F.normalize` (a zero
+/// vector stays zero instead of becoming NaN).
+fn mean_pool(states: &[f32], mask: &[u32], tokens: usize, dimension: usize) -> Vec<Vec<f32>> {
+    let batch = mask.len() / tokens.max(1);
+    (0..batch)
+        .map(|item| {
+            let mut pooled = vec![0.0f32; dimension];
+            let mut count = 0.0f32;
+            for token in 0..tokens {
+                if mask[item * tokens + token] == 0 {
+                    continue;
+                }
+                count += 1.0;
+                let row = &states[(item * tokens + token) * dimension..][..dimension];
+                pooled
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(sum, value)| *sum += value);
+            }
+            let count = count.max(1.0);
+            pooled.iter_mut().for_each(|sum| *sum /= count);
+            let norm = pooled
+                .iter()
+                .map(|value| value * value)
+                .sum::<f32>()
+                .sqrt()
+                .max(1e-12);
+            pooled.iter_mut().for_each(|value| *value /= norm);
+            pooled
+        })
+        .collect()
+}
+
+fn reference_model(model_id: &str, weights: &[u8], config: &Config) -> Result<BertModel, MlError> {
+    let bad_weights = |source| MlError::BadWeights {
+        model: model_id.to_string(),
+        source,
+    };
+    // f16 matmuls are 2× slower on CPU than f32, so every tensor is widened as it loads.
+    let weights = VarBuilder::from_slice_safetensors(weights, DType::F32, &Device::Cpu)
+        .map_err(bad_weights)?;
+    BertModel::load(weights, config).map_err(bad_weights)
+}
+
+fn reference_forward(
+    model: &BertModel,
+    ids: Vec<u32>,
+    mask: Vec<u32>,
+    batch: usize,
+    tokens: usize,
+) -> Result<Vec<Vec<f32>>, MlError> {
+    let shape = (batch, tokens);
+    let input_ids = Tensor::from_vec(ids, shape, &Device::Cpu)?;
+    let attention_mask = Tensor::from_vec(mask, shape, &Device::Cpu)?;
+    // Single-segment inputs: every token type is 0.
+    let token_type_ids = input_ids.zeros_like()?;
+    let hidden = model.forward(&input_ids, &token_type_ids, Some(&attention_mask))?;
+    let mask = attention_mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+    let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+    // Never zero: every encoding holds at least its special tokens.
+    let counts = mask.sum(1)?;
+    let mean = summed.broadcast_div(&counts)?;
+    let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.maximum(1e-12)?;
+    Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
 }
 
 fn cache_key(prefix: &str, text: &str) -> String {

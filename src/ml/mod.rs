@@ -21,6 +21,7 @@
 mod bench;
 mod classifier;
 mod embedder;
+mod encoder;
 mod error;
 mod source;
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Tests of the embedder: parity with the PyTorch reference fixture, loading errors, batching
-//! and ordering, and that similar meanings land closer; plus the ignored benchmark.
+//! and ordering, agreement of the fast encoder with candle-transformers, and that similar
+//! meanings land closer.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -114,6 +115,26 @@ fn minilm_matches_the_pytorch_reference() {
     match minilm() {
         Some(embedder) => assert_matches_reference(embedder),
         None => eprintln!("note: MiniLM parity skipped"),
+    }
+}
+
+/// kefu's fused forward pass and candle-transformers' BERT agree on the same weights, with
+/// mixed lengths in one batch so padding and the attention mask are exercised too.
+#[test]
+fn the_fast_encoder_agrees_with_candle_transformers_bert() {
+    let reference = Embedder::load_reference(&ModelSource::Embedded(DEFAULT_MODEL.to_string()))
+        .expect("the reference loads");
+    let texts = [
+        "hi",
+        "Where is my parcel? It should have arrived last Monday.",
+        "我的快递三天了还没到，能帮我查一下物流吗？",
+        "Can I return a lamp I bought 20 days ago if the box is opened? 已经拆封了",
+    ];
+    let ours = e5().embed_passages(&texts).expect("fast path");
+    let theirs = reference.embed_passages(&texts).expect("reference path");
+    for ((text, ours), theirs) in texts.iter().zip(&ours).zip(&theirs) {
+        let similarity = cosine(ours, theirs);
+        assert!(similarity >= 0.99999, "cosine {similarity} for {text:?}");
     }
 }
 
@@ -286,20 +307,5 @@ fn paraphrases_are_closer_than_unrelated_questions() {
     // MiniLM is English-only: its Chinese neighbours are noise.
     if let Some(embedder) = minilm() {
         assert_paraphrase_is_closer(embedder, english);
-    }
-}
-
-/// `cargo test --release --lib ml::tests::benchmark -- --ignored --nocapture`
-#[test]
-#[ignore = "a benchmark: run by hand in release mode"]
-fn benchmark_both_models() {
-    let owned = sample_texts(256);
-    let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
-    let mut embedders = vec![e5()];
-    embedders.extend(minilm());
-    for embedder in embedders {
-        let report =
-            benchmark(embedder, SAMPLE_QUERY, 50, &texts, &[1, 32, 128]).expect("benchmark runs");
-        println!("{report}");
     }
 }
