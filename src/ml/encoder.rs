@@ -75,7 +75,9 @@ impl BertEncoder {
     pub(super) fn supports(config: &Config) -> bool {
         config.hidden_act == HiddenAct::Gelu
             && config.position_embedding_type == PositionEmbeddingType::Absolute
-            && config.hidden_size.is_multiple_of(config.num_attention_heads)
+            && config
+                .hidden_size
+                .is_multiple_of(config.num_attention_heads)
     }
 
     pub(super) fn load(
