@@ -70,7 +70,7 @@ impl HalfRows {
 }
 
 impl BertEncoder {
-    /// `None` when the architecture is one this pass does not implement (another activation,
+    /// False when the architecture is one this pass does not implement (another activation,
     /// relative positions): the caller falls back to candle-transformers' BERT.
     pub(super) fn supports(config: &Config) -> bool {
         config.hidden_act == HiddenAct::Gelu
