@@ -162,3 +162,71 @@ pub async fn embedding(config: &Config, runs: usize, texts: usize) -> anyhow::Re
     print!("{report}");
     Ok(())
 }
+
+/// Builds a synthetic knowledge base of `entries`, lets the assistant embed and train on it,
+/// then times `understand` on the demo queries: the bot's per-message cost at that size.
+pub async fn understanding(config: &Config, entries: usize, rounds: usize) -> anyhow::Result<()> {
+    let embedder = crate::app::load_model(&config.model).await?;
+    let scratch = super::scratch::ScratchDir::new("bench")?;
+    let data_dir = DataDir::create(scratch.path())?;
+    let csv = synthetic_csv(entries)?;
+    let store = Store::open(&data_dir.database(), 2).await?;
+    import_into(&store, &csv, false, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let knowledge = KnowledgeService::open(store.clone(), &data_dir.knowledge_index())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let assistant = crate::service::AssistantService::new(
+        store.clone(),
+        knowledge,
+        embedder,
+        data_dir.assistant_model(),
+        crate::service::ThresholdOverrides::default(),
+    );
+    let started = Instant::now();
+    assistant.refresh().await?;
+    let status = assistant.status();
+    let report = status.report.context("the assistant did not train")?;
+    println!(
+        "knowledge base: {entries} synthetic entries; embedding + training took {:.1?} \
+         ({} phrases, {} classes; the head itself trained in {} ms)",
+        started.elapsed(),
+        report.examples,
+        report.classes,
+        report.duration_ms
+    );
+
+    let queries: Vec<String> = csv::Reader::from_reader(DEMO_QUERIES.as_bytes())
+        .records()
+        .filter_map(|record| record.ok()?.get(0).map(str::to_string))
+        .collect();
+    anyhow::ensure!(!queries.is_empty(), "no benchmark queries");
+    for query in queries.iter().take(20) {
+        assistant.understand(query).await?;
+    }
+    let mut latencies = Vec::with_capacity(rounds * queries.len());
+    for round in 0..rounds {
+        for query in &queries {
+            // A text not seen before, so the embedding cache does not answer for the model.
+            let text = format!("{query}{}", "?".repeat(round + 1));
+            let started = Instant::now();
+            assistant.understand(&text).await?;
+            latencies.push(started.elapsed());
+        }
+    }
+    latencies.sort();
+    println!(
+        "understand one message (embed + classify + dense + keyword retrieval + decision), {} messages: \
+         p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+        latencies.len(),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or_default()
+    );
+    if let Some(bytes) = crate::ml::peak_rss_bytes() {
+        println!("peak RSS: {} MiB", bytes >> 20);
+    }
+    store.close().await;
+    Ok(())
+}

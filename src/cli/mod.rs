@@ -135,6 +135,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 512)]
         texts: usize,
     },
+    /// Time the bot's understanding of one message (embed + classify + dense and keyword
+    /// retrieval) on a synthetic knowledge base, after embedding and training on it.
+    Understand {
+        /// Knowledge-base entries to generate.
+        #[arg(long, default_value_t = 10_000)]
+        entries: usize,
+        /// How many times to run the set of benchmark queries.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,6 +254,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCommand::Embed { runs, texts }) => {
             bench::embedding(&config, runs, texts).await
+        }
+        Command::Bench(BenchCommand::Understand { entries, rounds }) => {
+            bench::understanding(&config, entries, rounds).await
         }
         Command::Eval(EvalCommand::Intents { train, test, json }) => {
             eval::intents(&config, &train, &test, json).await

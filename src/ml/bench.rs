@@ -157,7 +157,7 @@ pub fn sample_texts(count: usize) -> Vec<String> {
 }
 
 /// VmHWM from /proc: the peak resident set, which includes the model's weights.
-fn peak_rss_bytes() -> Option<u64> {
+pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -48,6 +48,13 @@ impl Default for TrainingOptions {
 /// Classes with fewer examples keep them all for training: a FAQ entry with one phrasing
 /// must still be learned.
 const MIN_EXAMPLES_TO_HOLD_OUT: usize = 3;
+/// Rows per optimisation step. Small training sets (the demo knowledge base, an intents
+/// file) fit in one batch and train full-batch; a 10,000-entry knowledge base would need
+/// gigabytes of logits per step, so bigger sets train on minibatches drawn in a fixed order.
+const MAX_BATCH_ROWS: usize = 1_024;
+/// The held-out split is capped: its probabilities (rows × classes) are kept for
+/// calibration, and a few thousand phrases calibrate as well as more.
+const MAX_HOLDOUT_ROWS: usize = 2_000;
 
 /// What training did, for the admin page and `kefu eval`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -290,6 +297,10 @@ fn split(labels: &[usize], classes: usize, options: &TrainingOptions) -> (Vec<us
         holdout.extend_from_slice(&rows[..take]);
         train.extend_from_slice(&rows[take..]);
     }
+    if holdout.len() > MAX_HOLDOUT_ROWS {
+        holdout.sort_by_key(|&row| mix(options.seed.rotate_left(17) ^ row as u64));
+        train.extend(holdout.drain(MAX_HOLDOUT_ROWS..));
+    }
     train.sort_unstable();
     holdout.sort_unstable();
     (train, holdout)
@@ -351,10 +362,17 @@ fn fit(
         },
     )?;
 
+    let mut batches = Batches::new(train_rows.len(), options.seed);
     let mut best: Option<(f32, usize, Tensor, Tensor)> = None;
     let mut looks_without_improvement = 0;
     for step in 1..=options.max_steps {
-        let loss = candle_nn::loss::cross_entropy(&head.forward(&inputs)?, &targets)?;
+        let loss = match batches.next_rows()? {
+            None => candle_nn::loss::cross_entropy(&head.forward(&inputs)?, &targets)?,
+            Some(rows) => candle_nn::loss::cross_entropy(
+                &head.forward(&inputs.index_select(&rows, 0)?)?,
+                &targets.index_select(&rows, 0)?,
+            )?,
+        };
         optimizer.backward_step(&loss)?;
         let Some((holdout_inputs, holdout_targets)) = &holdout else {
             continue;
@@ -402,6 +420,35 @@ fn fit(
         },
         best_steps,
     })
+}
+
+/// The order minibatches are drawn in: passes over a shuffled permutation of the rows, so
+/// every example is seen once per epoch and training is deterministic.
+struct Batches {
+    order: Vec<u32>,
+    next: usize,
+}
+
+impl Batches {
+    fn new(rows: usize, seed: u64) -> Batches {
+        let mut order: Vec<u32> = (0..u32::try_from(rows).unwrap_or(u32::MAX)).collect();
+        order.sort_by_key(|&row| mix(seed ^ u64::from(row)));
+        Batches { order, next: 0 }
+    }
+
+    /// `None` when every row fits in one batch (full-batch training), else the next
+    /// minibatch's row indices.
+    fn next_rows(&mut self) -> Result<Option<Tensor>, MlError> {
+        if self.order.len() <= MAX_BATCH_ROWS {
+            return Ok(None);
+        }
+        if self.next + MAX_BATCH_ROWS > self.order.len() {
+            self.next = 0;
+        }
+        let rows = &self.order[self.next..self.next + MAX_BATCH_ROWS];
+        self.next += MAX_BATCH_ROWS;
+        Ok(Some(Tensor::new(rows, &Device::Cpu)?))
+    }
 }
 
 /// A copy of the head's bias (zeros if it has none).
@@ -506,6 +553,24 @@ mod tests {
         for (row, label) in probabilities.iter().zip(&labels) {
             assert_eq!(argmax(row), Some(*label));
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn large_sets_train_on_minibatches_with_a_capped_held_out_split() {
+        let (vectors, labels) = clusters(5_000);
+        let trained = IntentClassifier::train(&vectors, &labels, 3, &TrainingOptions::default())
+            .expect("trains");
+        assert_eq!(trained.report.holdout_examples, MAX_HOLDOUT_ROWS);
+        assert_eq!(trained.held_out.len(), MAX_HOLDOUT_ROWS);
+        assert_eq!(trained.report.holdout_accuracy, Some(1.0));
+        let every_fiftieth: Vec<usize> = (0..vectors.len()).step_by(50).collect();
+        let probabilities = trained
+            .classifier
+            .probabilities(&select(&vectors, &every_fiftieth))
+            .expect("predicts");
+        for (row, &index) in probabilities.iter().zip(&every_fiftieth) {
+            assert_eq!(argmax(row), Some(labels[index]));
         }
     }
 

@@ -28,7 +28,7 @@ mod source;
 mod tests;
 mod vectors;
 
-pub use bench::{BenchReport, SAMPLE_QUERY, Throughput, benchmark, sample_texts};
+pub use bench::{BenchReport, SAMPLE_QUERY, Throughput, benchmark, peak_rss_bytes, sample_texts};
 pub use classifier::{
     HeldOutPrediction, IntentClassifier, TrainedClassifier, TrainingOptions, TrainingReport, argmax,
 };
