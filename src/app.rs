@@ -5,9 +5,10 @@ use crate::config::Config;
 use crate::data_dir::{DataDir, DataDirLock};
 use crate::http::{self, AppState, CsrfKey, Metrics, Server, ServerHandle};
 use crate::ml::{Embedder, ModelSource};
+use crate::realtime::Hub;
 use crate::service::{
-    AccountService, AssistantService, KnowledgeService, SystemService, ThresholdOverrides,
-    random_hex_token,
+    AccountService, AssistantService, ConversationService, KnowledgeService, SystemService,
+    ThresholdOverrides, random_hex_token,
 };
 use crate::store::Store;
 use anyhow::Context;
@@ -75,6 +76,15 @@ impl App {
         );
         // Trains in the background: the server answers at once, the bot once it is ready.
         let assistant_follower = assistant.follow_changes();
+        let conversations = Arc::new(ConversationService::new(
+            store.clone(),
+            Arc::clone(&assistant),
+            Arc::new(Hub::new()),
+        ));
+        conversations
+            .ensure_default_inbox("")
+            .await
+            .context("creating the website inbox")?;
 
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -83,6 +93,7 @@ impl App {
             accounts,
             knowledge,
             assistant,
+            conversations,
             system: SystemService::new(store.clone()),
             metrics: Arc::new(Metrics::new().context("registering metrics")?),
             csrf_key,

@@ -8,6 +8,7 @@ pub mod data_dir;
 pub mod domain;
 pub mod http;
 pub mod ml;
+pub mod realtime;
 pub mod search;
 pub mod service;
 pub mod store;

@@ -47,3 +47,19 @@ entity_id!(
     /// An entry of the knowledge base.
     FaqEntryId
 );
+entity_id!(
+    /// A website inbox: one site that embeds the chat widget.
+    InboxId
+);
+entity_id!(
+    /// A person who writes in through the widget.
+    CustomerId
+);
+entity_id!(
+    /// One chat between a customer and the bot or an agent.
+    ConversationId
+);
+entity_id!(
+    /// One message of a conversation; also its Server-Sent Events id.
+    MessageId
+);

@@ -1,20 +1,27 @@
 //! The help-desk vocabulary: ids, accounts, roles and the rules on them. Pure: no IO, no async.
 
 pub mod account;
+pub mod conversation;
 pub mod ids;
 pub mod intent;
 pub mod knowledge;
+pub mod masking;
 pub mod rate_limit;
 pub mod sentiment;
 pub mod time;
 
 pub use account::{DisplayName, Email, NewPassword, PasswordHash, Role, Session, User, UserStatus};
-pub use ids::{FaqEntryId, SessionId, UserId};
+pub use conversation::{
+    Author, BusinessHours, Conversation, ConversationStatus, Customer, HandoffReason, Inbox,
+    InboxInput, InboxSettings, Message, NewMessage, WebOrigin, WidgetLanguage,
+};
+pub use ids::{ConversationId, CustomerId, FaqEntryId, InboxId, MessageId, SessionId, UserId};
 pub use intent::{BuiltinIntent, IntentLabel, IntentPhrase, NewIntentPhrase};
 pub use knowledge::{
     FaqContent, FaqEntry, FaqInput, FaqStatus, ImportAction, ImportSummary, KnowledgeChange,
     KnowledgeFilter, KnowledgeHit, Language, RowError, SanitizedHtml, SnippetPart,
 };
+pub use masking::{Masked, MaskedKinds, mask_sensitive};
 pub use time::Timestamp;
 
 /// Input that breaks a domain rule; the message tells the user what to fix.

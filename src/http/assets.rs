@@ -21,18 +21,22 @@ pub fn url(name: &str) -> String {
 }
 
 pub async fn serve(request: HttpRequest, path: web::Path<String>) -> HttpResponse {
-    let name = path.into_inner();
-    let Some(file) = StaticFiles::get(&name) else {
-        return HttpResponse::NotFound()
-            .content_type("text/plain; charset=utf-8")
-            .body("No such file.");
-    };
-    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
     let cache_control = if request.query_string().starts_with("v=") {
         "public, max-age=31536000, immutable"
     } else {
         "public, max-age=0, must-revalidate"
     };
+    serve_file(&request, &path.into_inner(), cache_control)
+}
+
+/// One embedded file under a fixed URL (`/widget.js`, which shops link without a version).
+pub fn serve_file(request: &HttpRequest, name: &str, cache_control: &'static str) -> HttpResponse {
+    let Some(file) = StaticFiles::get(name) else {
+        return HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("No such file.");
+    };
+    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
     let not_modified = request
         .headers()
         .get(header::IF_NONE_MATCH)

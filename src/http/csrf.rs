@@ -44,11 +44,29 @@ impl CsrfKey {
     }
 }
 
+/// Session first, then the chat widget's visitor cookie, then the anonymous cookie.
 fn binding_of(request: &HttpRequest) -> Option<String> {
     request
         .cookie(SESSION_COOKIE)
+        .or_else(|| request.cookie(super::widget::VISITOR_COOKIE))
         .or_else(|| request.cookie(ANONYMOUS_COOKIE))
         .map(|cookie| cookie.value().to_string())
+}
+
+/// The token for the chat widget: bound like every other page, except that a visitor
+/// created by this very response (`fresh_visitor`) binds it before the cookie exists.
+pub fn token_for_widget(
+    request: &HttpRequest,
+    key: &CsrfKey,
+    fresh_visitor: Option<&str>,
+) -> String {
+    let binding = request
+        .cookie(SESSION_COOKIE)
+        .map(|cookie| cookie.value().to_string())
+        .or_else(|| fresh_visitor.map(str::to_string))
+        .or_else(|| binding_of(request))
+        .unwrap_or_default();
+    key.token_for(&binding)
 }
 
 /// The token to embed in pages answering `request`, plus the anonymous cookie to set when

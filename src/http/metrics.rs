@@ -18,6 +18,7 @@ pub struct Metrics {
     db_readers_total: IntGauge,
     db_readers_idle: IntGauge,
     db_writes_queued: IntGauge,
+    sse_streams_open: IntGauge,
 }
 
 impl Metrics {
@@ -40,6 +41,10 @@ impl Metrics {
         let db_readers_total = IntGauge::new("db_readers_total", "Read-only SQLite connections")?;
         let db_readers_idle = IntGauge::new("db_readers_idle", "Read-only connections not in use")?;
         let db_writes_queued = IntGauge::new("db_writes_queued", "Writes waiting for the writer")?;
+        let sse_streams_open = IntGauge::new(
+            "sse_streams_open",
+            "Server-Sent Events streams (widgets, desks) open now",
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Always 1; labels say which kefu this is"),
             &["version"],
@@ -52,6 +57,7 @@ impl Metrics {
         registry.register(Box::new(db_readers_total.clone()))?;
         registry.register(Box::new(db_readers_idle.clone()))?;
         registry.register(Box::new(db_writes_queued.clone()))?;
+        registry.register(Box::new(sse_streams_open.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Metrics {
             registry,
@@ -60,7 +66,16 @@ impl Metrics {
             db_readers_total,
             db_readers_idle,
             db_writes_queued,
+            sse_streams_open,
         })
+    }
+
+    pub fn sse_opened(&self) {
+        self.sse_streams_open.inc();
+    }
+
+    pub fn sse_closed(&self) {
+        self.sse_streams_open.dec();
     }
 }
 

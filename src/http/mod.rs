@@ -13,6 +13,7 @@ mod request_info;
 mod security_headers;
 mod state;
 mod views;
+mod widget;
 
 pub use csrf::CsrfKey;
 pub use metrics::Metrics;
@@ -40,7 +41,7 @@ pub fn server(
             .app_data(web::FormConfig::default().limit(FORM_LIMIT_BYTES))
             .app_data(web::JsonConfig::default().limit(FORM_LIMIT_BYTES))
             .wrap(from_fn(csrf::protect))
-            .wrap(security_headers::default_headers())
+            .wrap(from_fn(security_headers::add))
             .wrap(Compress::default())
             .wrap(from_fn(metrics::record))
             .configure(routes)
@@ -62,5 +63,6 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics::scrape))
         .route("/static/{path:.*}", web::get().to(assets::serve))
         .configure(api::routes)
+        .configure(widget::routes)
         .configure(pages::routes);
 }

@@ -1,7 +1,9 @@
 //! What every handler can reach: the services, the metrics, and request-level settings.
 
 use super::{CsrfKey, Metrics};
-use crate::service::{AccountService, AssistantService, KnowledgeService, SystemService};
+use crate::service::{
+    AccountService, AssistantService, ConversationService, KnowledgeService, SystemService,
+};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -9,6 +11,7 @@ pub struct AppState {
     pub accounts: Arc<AccountService>,
     pub knowledge: Arc<KnowledgeService>,
     pub assistant: Arc<AssistantService>,
+    pub conversations: Arc<ConversationService>,
     pub system: SystemService,
     pub metrics: Arc<Metrics>,
     pub csrf_key: CsrfKey,

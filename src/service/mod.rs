@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod assistant;
+pub mod conversations;
 mod error;
 pub mod knowledge;
 pub mod knowledge_csv;
@@ -14,8 +15,10 @@ mod system;
 pub use crate::store::{FaqListQuery, FaqPage};
 pub use accounts::{AccountService, LoginAttempt, LoginOutcome, NewUserRequest, SetupRequest};
 pub use assistant::{AssistantService, AssistantStatus, ThresholdOverrides, Understanding};
+pub use conversations::{ConversationService, SetUser, Transcript, Visitor};
 pub use error::ServiceError;
 pub use knowledge::{KnowledgeResult, KnowledgeService};
+pub use markdown::render as render_markdown;
 pub use secrets::{SessionToken, constant_time_eq, random_hex_token};
 pub use system::SystemService;
 

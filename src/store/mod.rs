@@ -7,6 +7,7 @@
 mod accounts;
 mod assistant;
 mod backup;
+mod conversations;
 mod knowledge;
 mod migrations;
 mod settings;
@@ -14,6 +15,7 @@ mod settings;
 pub use accounts::{NewSessionRecord, NewUserRecord};
 pub use assistant::{EmbeddingRecord, ModelKey};
 pub use backup::{BackupSummary, RestoreSummary, restore_database};
+pub use conversations::CustomerIdentity;
 pub use knowledge::{FaqListQuery, FaqPage, FaqRecord, ImportRecord};
 pub use migrations::latest_schema_version;
 

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod assistant;
+mod browser;
 mod helpers;
 mod knowledge;
 mod knowledge_pages;
@@ -11,3 +12,4 @@ mod security;
 mod storage;
 mod tidy;
 mod web_shell;
+mod widget;

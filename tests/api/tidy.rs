@@ -69,7 +69,9 @@ fn handlers_reach_storage_only_through_services() {
         .into_iter()
         .filter(|(file, text)| {
             file.starts_with("src/http/")
-                && (text.contains("crate::store") || text.contains("crate::search"))
+                && (text.contains("crate::store")
+                    || text.contains("crate::search")
+                    || text.contains("crate::realtime"))
         })
         .map(|(file, _)| file)
         .collect();
@@ -142,6 +144,7 @@ fn released_migrations_are_append_only() {
         ("0001_accounts.sql", MIGRATION_0001_SHA256),
         ("0002_knowledge.sql", MIGRATION_0002_SHA256),
         ("0003_assistant.sql", MIGRATION_0003_SHA256),
+        ("0004_conversations.sql", MIGRATION_0004_SHA256),
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     for (name, expected) in pinned {
@@ -153,6 +156,9 @@ fn released_migrations_are_append_only() {
         );
     }
 }
+
+const MIGRATION_0004_SHA256: &str =
+    "d3e5ce5622ac958ca258a12b5d3b510ee748abd60d518b806fd5e73a9b6a93d0";
 
 const MIGRATION_0001_SHA256: &str =
     "e7bb904129a342acb0db96b02512af5a5cc355ecc9f1161c3ca5d87e470edfd2";

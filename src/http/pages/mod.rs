@@ -1,6 +1,7 @@
 //! HTML pages, one module per area; each handler extracts, calls one service, renders.
 
 mod account;
+mod inboxes;
 mod intents;
 mod knowledge;
 mod login;
@@ -19,6 +20,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::post().to(login::logout))
         .route("/desk", web::get().to(workspace::desk))
+        .route("/desk/presence", web::post().to(workspace::set_presence))
         .route("/tickets", web::get().to(workspace::tickets))
         .configure(knowledge::routes)
         .route("/admin", web::get().to(users::admin_home))
@@ -36,6 +38,13 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route(
             "/admin/intents/phrases/{id}/delete",
             web::post().to(intents::delete_phrase),
+        )
+        .route("/admin/inboxes", web::get().to(inboxes::list))
+        .route("/admin/inboxes", web::post().to(inboxes::create))
+        .route("/admin/inboxes/{id}", web::post().to(inboxes::update))
+        .route(
+            "/admin/inboxes/{id}/preview",
+            web::get().to(inboxes::preview),
         )
         .route("/account", web::get().to(account::show))
         .route(

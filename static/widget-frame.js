@@ -1,0 +1,128 @@
+// The chat page inside the widget's iframe: relays the shop page's API calls (setUser,
+// track, reset) to kefu, keeps the live stream resumable and the transcript scrolled,
+// and tells the loader about new replies (for its unread badge).
+(function () {
+  'use strict';
+
+  var inbox = document.querySelector('meta[name="kefu-inbox"]').content;
+  var headers = JSON.parse(document.body.getAttribute('hx-headers') || '{}');
+  var messages = document.getElementById('messages');
+  var stream = document.querySelector('[sse-connect]');
+
+  function post(path, body) {
+    return fetch('/widget/' + encodeURIComponent(inbox) + '/' + path, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: {
+        'Content-Type': 'application/json',
+        'X-CSRF-Token': headers['X-CSRF-Token'] || ''
+      },
+      body: JSON.stringify(body || {})
+    });
+  }
+
+  function toParent(message) {
+    if (window.parent !== window) {
+      message.kefu = 1;
+      // Nothing secret is sent: the loader only learns that the chat is ready or has news.
+      window.parent.postMessage(message, '*');
+    }
+  }
+
+  function scrollDown() {
+    messages.parentElement.scrollTop = messages.parentElement.scrollHeight;
+  }
+
+  // The loader says when the chat is shown; replies while hidden count as unread.
+  var visible = true;
+  var unread = 0;
+  var allowedParents = (document.querySelector('meta[name="kefu-origins"]').content || '')
+    .split(' ').filter(Boolean);
+
+  var commands = {
+    open: function () {
+      visible = true;
+      unread = 0;
+      toParent({ unread: 0 });
+      document.getElementById('composer-body').focus();
+    },
+    close: function () { visible = false; },
+    setUser: function (user) {
+      return post('identify', user || {}).then(function (response) {
+        if (!response.ok) return;
+        return response.json().then(function (outcome) {
+          // Another person's history now belongs on screen.
+          if (outcome.customer_changed) window.location.reload();
+        });
+      });
+    },
+    track: function (name, properties) {
+      return post('track', { name: name, properties: properties || {} });
+    },
+    reset: function () {
+      return post('reset').then(function () { window.location.reload(); });
+    }
+  };
+
+  window.addEventListener('message', function (event) {
+    // Only the shop pages allowed to embed this inbox speak for the customer.
+    if (event.source !== window.parent || allowedParents.indexOf(event.origin) < 0) return;
+    var data = event.data;
+    if (!data || data.kefu !== 1 || !commands.hasOwnProperty(data.command)) return;
+    commands[data.command].apply(null, data.args || []);
+  });
+
+  // A reconnect after the stream closed reads sse-connect again: resume after the last id.
+  // lastEventId is the stream's latest id, also on events that carry none (status): only
+  // message events are about that id.
+  function messageId(event) {
+    var detail = event.detail;
+    return detail && detail.type === 'message' ? detail.lastEventId : null;
+  }
+  document.body.addEventListener('htmx:sseBeforeMessage', function (event) {
+    var id = messageId(event);
+    if (id && document.getElementById('m-' + id)) event.preventDefault();
+  });
+  document.body.addEventListener('htmx:sseMessage', function (event) {
+    var id = messageId(event);
+    if (id && stream) {
+      stream.setAttribute('sse-connect', stream.getAttribute('sse-connect').replace(/after=\d*/, 'after=' + id));
+      var added = document.getElementById('m-' + id);
+      if (added && !visible && !added.classList.contains('msg-customer')) {
+        unread += 1;
+        toParent({ unread: unread });
+      }
+    }
+    scrollDown();
+  });
+
+  document.body.addEventListener('htmx:afterRequest', function (event) {
+    var error = document.getElementById('chat-error');
+    if (event.detail.successful) {
+      error.textContent = '';
+      var form = event.detail.elt;
+      if (form && form.tagName === 'FORM' && form.classList.contains('composer')) form.reset();
+    } else if (event.detail.xhr) {
+      error.textContent = event.detail.xhr.responseText || 'Something went wrong. Try again.';
+    }
+  });
+
+  var composer = document.getElementById('composer-body');
+  composer.addEventListener('keydown', function (event) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      if (composer.value.trim()) composer.form.requestSubmit();
+    }
+  });
+
+  function closeChat() { toParent({ close: true }); }
+  var closeButton = document.getElementById('chat-close');
+  if (closeButton) closeButton.addEventListener('click', closeChat);
+  document.addEventListener('keydown', function (event) {
+    if (event.key === 'Escape') closeChat();
+  });
+
+  document.documentElement.style.setProperty('--accent', document.body.dataset.color || '#2563eb');
+  scrollDown();
+  toParent({ ready: true });
+})();
