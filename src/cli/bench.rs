@@ -11,8 +11,8 @@ use crate::store::Store;
 use anyhow::Context;
 use std::time::{Duration, Instant};
 
-const DEMO_FAQ: &str = include_str!("../service/demo/faq.csv");
-const DEMO_QUERIES: &str = include_str!("../service/demo/queries.csv");
+pub(super) const DEMO_FAQ: &str = include_str!("../service/demo/faq.csv");
+pub(super) const DEMO_QUERIES: &str = include_str!("../service/demo/queries.csv");
 const PRODUCTS: [&str; 12] = [
     "desk lamp",
     "kettle",
@@ -30,7 +30,7 @@ const PRODUCTS: [&str; 12] = [
 
 /// Builds a CSV of `entries` rows by varying the demo entries, so text lengths, languages
 /// and vocabulary look like a real shop's FAQ.
-fn synthetic_csv(entries: usize) -> anyhow::Result<Vec<u8>> {
+pub(super) fn synthetic_csv(entries: usize) -> anyhow::Result<Vec<u8>> {
     let mut reader = csv::Reader::from_reader(DEMO_FAQ.as_bytes());
     let demo: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
     let mut writer = csv::Writer::from_writer(Vec::new());

@@ -3,6 +3,7 @@
 mod admin;
 mod backup;
 mod bench;
+mod bench_chat;
 mod eval;
 mod healthcheck;
 mod knowledge;
@@ -135,6 +136,23 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 512)]
         texts: usize,
     },
+    /// Load-test the chat widget against the real server on 127.0.0.1: concurrent
+    /// conversations, each timing POST → the bot's reply on its event stream.
+    Chat {
+        /// Knowledge-base entries to generate (default: the demo knowledge base).
+        #[arg(long)]
+        entries: Option<usize>,
+        /// Conversations running at once.
+        #[arg(long, default_value_t = 1)]
+        conversations: usize,
+        /// Messages each customer sends, one after another (at most 10: the per-visitor
+        /// rate limit's burst).
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=10))]
+        messages: u16,
+        /// Customers each conversation slot serves one after another.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Time the bot's understanding of one message (embed + classify + dense and keyword
     /// retrieval) on a synthetic knowledge base, after embedding and training on it.
     Understand {
@@ -254,6 +272,23 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCommand::Embed { runs, texts }) => {
             bench::embedding(&config, runs, texts).await
+        }
+        Command::Bench(BenchCommand::Chat {
+            entries,
+            conversations,
+            messages,
+            rounds,
+        }) => {
+            bench_chat::chat(
+                &config,
+                bench_chat::ChatBenchOptions {
+                    entries,
+                    conversations,
+                    messages: usize::from(messages),
+                    rounds,
+                },
+            )
+            .await
         }
         Command::Bench(BenchCommand::Understand { entries, rounds }) => {
             bench::understanding(&config, entries, rounds).await

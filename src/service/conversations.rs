@@ -816,7 +816,7 @@ impl ConversationService {
             }
         } else {
             let offline = visitor.inbox.settings.offline_message.trim();
-            let (zh, en) = if offline.is_empty() {
+            let (mut zh, mut en) = if offline.is_empty() {
                 (
                     "现在没有客服在线。请留下您的邮箱或电话和留言，我们会尽快回复您。".to_string(),
                     "Nobody is available right now. Leave your email or phone and a message, and we'll get back to you.".to_string(),
@@ -824,6 +824,12 @@ impl ConversationService {
             } else {
                 (offline.to_string(), offline.to_string())
             };
+            let hours = visitor.inbox.business_hours();
+            if !hours.is_open(at) {
+                let when = hours.describe_local(hours.next_opening(at));
+                zh.push_str(&format!("（我们的营业时间从 {when} 开始。）"));
+                en.push_str(&format!(" (We are open again from {when}.)"));
+            }
             NewMessage {
                 details,
                 ..system_message(language, &zh, &en)

@@ -569,6 +569,10 @@ async fn widget_limits_and_framing_rules() {
     let loader = app.browser().get("/widget.js").await;
     assert_eq!(loader.status(), StatusCode::OK);
     assert!(
+        loader.headers().get("set-cookie").is_none(),
+        "no cookie before the customer opens the chat"
+    );
+    assert!(
         loader.headers()["content-type"]
             .to_str()
             .expect("ascii")
@@ -701,5 +705,54 @@ async fn in_a_real_browser_a_customer_on_a_shop_page_gets_answers_and_a_person()
 
     chromium.quit().await;
     shop_server.stop(false).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn outside_business_hours_the_customer_is_told_when_we_open() {
+    let (app, admin, inbox) = trained_widget().await;
+    go_online(&admin).await;
+    let token = csrf_token_in(&admin.get_html("/admin/inboxes").await);
+    // Open one minute a week, at a time that is not now: closed whenever this test runs.
+    let now_minute = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        / 60)
+        % (24 * 60);
+    let opens = (now_minute + 12 * 60) % (24 * 60 - 1);
+    let hours = format!(
+        "sun {:02}:{:02}-{:02}:{:02}",
+        opens / 60,
+        opens % 60,
+        (opens + 1) / 60,
+        (opens + 1) % 60
+    );
+    let response = admin
+        .post_form(
+            "/admin/inboxes/1",
+            &[
+                ("csrf_token", token.as_str()),
+                ("name", "Website"),
+                ("allowed_origins", ""),
+                ("greeting", ""),
+                ("color", "#2563eb"),
+                ("position", "right"),
+                ("language", "auto"),
+                ("offline_message", ""),
+                ("business_hours", hours.as_str()),
+                ("utc_offset_minutes", "0"),
+                ("unanswered_before_handoff", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let customer = Customer::new(&app, &inbox);
+    let html = customer.say("talk to a human").await;
+    assert!(html.contains("We are open again from Sun"), "{html}");
+    assert!(
+        html.contains("name=\"contact\""),
+        "closed: a left message, even with agents online"
+    );
     app.stop().await;
 }
