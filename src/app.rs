@@ -24,6 +24,7 @@ pub struct App {
     setup_token: Option<String>,
     index_follower: tokio::task::JoinHandle<()>,
     assistant_follower: tokio::task::JoinHandle<()>,
+    hub: Arc<Hub>,
     lock: DataDirLock,
 }
 
@@ -76,10 +77,11 @@ impl App {
         );
         // Trains in the background: the server answers at once, the bot once it is ready.
         let assistant_follower = assistant.follow_changes();
+        let hub = Arc::new(Hub::new());
         let conversations = Arc::new(ConversationService::new(
             store.clone(),
             Arc::clone(&assistant),
-            Arc::new(Hub::new()),
+            Arc::clone(&hub),
         ));
         conversations
             .ensure_default_inbox("")
@@ -108,6 +110,7 @@ impl App {
             setup_token,
             index_follower,
             assistant_follower,
+            hub,
             lock,
         })
     }
@@ -130,8 +133,9 @@ impl App {
         self.server.handle()
     }
 
-    /// Serves until SIGTERM/SIGINT (or `handle().stop()`): stops accepting, lets in-flight
-    /// requests finish, then closes the database cleanly.
+    /// Serves until SIGTERM/SIGINT (or `handle().stop()`): stops accepting, ends the open
+    /// event streams (widgets reconnect to the next kefu and resume), lets in-flight requests
+    /// finish, then closes the database cleanly.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let App {
             server,
@@ -139,9 +143,13 @@ impl App {
             lock,
             index_follower,
             assistant_follower,
+            hub,
             ..
         } = self;
+        let signals = tokio::spawn(stop_on_signal(server.handle(), Arc::clone(&hub)));
         let served = server.await;
+        signals.abort();
+        hub.close_all();
         index_follower.abort();
         assistant_follower.abort();
         store.close().await;
@@ -149,6 +157,33 @@ impl App {
         tracing::info!("kefu stopped");
         served.context("the HTTP server failed")
     }
+}
+
+/// The server's signal handling is ours (see `http::server`), because a graceful stop must
+/// first end the event streams, which would otherwise hold it open until its timeout.
+async fn stop_on_signal(server: ServerHandle, hub: Arc<Hub>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut terminate), Ok(mut interrupt)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("cannot listen for signals; stop kefu with SIGKILL");
+            return;
+        };
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    tracing::info!("stopping: finishing requests in flight");
+    hub.close_all();
+    server.stop(true).await;
 }
 
 /// Loads an embedded model by name or one from a directory, off the async threads.

@@ -58,7 +58,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(kefu::cli::run(cli.command, config)) {
+    let outcome = runtime.block_on(kefu::cli::run(cli.command, config));
+    // The database is closed by now; a model still training in a blocking thread (minutes
+    // for a big knowledge base) must not hold the exit: it starts over at the next start.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

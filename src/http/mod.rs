@@ -48,6 +48,8 @@ pub fn server(
             .default_service(web::to(error::not_found))
     })
     .listen(listener)?
+    // `App::run_until_stopped` handles SIGTERM/SIGINT: it ends the event streams first.
+    .disable_signals()
     .shutdown_timeout(30)
     .client_request_timeout(Duration::from_secs(30));
     if let Some(workers) = workers {

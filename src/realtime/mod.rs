@@ -62,6 +62,14 @@ impl Hub {
         }
     }
 
+    /// Ends every watcher's stream (shutting down): their receivers see the channel closed.
+    pub fn close_all(&self) {
+        self.channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// Topics with at least one watcher, for `/metrics`.
     pub fn watched(&self) -> usize {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);

@@ -185,8 +185,32 @@ async fn sigterm_stops_gracefully_and_closes_the_database() {
         String::from_utf8_lossy(&healthy.stderr)
     );
 
+    // A customer's chat holds an event stream open; stopping must not wait on it.
+    assert_eq!(
+        browser.login(ADMIN, PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let inboxes = browser.get_html("/admin/inboxes").await;
+    let after = &inboxes[inboxes.find("data-inbox=").expect("a snippet") + "data-inbox=".len()..];
+    let start = after.find(';').expect("an escaped quote") + 1;
+    let inbox = &after[start..start + 24];
+    let customer = Browser::new(&served.address);
+    customer.get_html(&format!("/widget/{inbox}/chat")).await;
+    let mut stream = customer.get(&format!("/widget/{inbox}/events")).await;
+    assert_eq!(stream.status(), StatusCode::OK);
+
     signal(&served.child, "TERM");
+    let stopping = std::time::Instant::now();
     wait_for_line(&served.log, "kefu stopped");
+    // The server's shutdown timeout is 30 s: ending well before it means the stream was closed.
+    assert!(
+        stopping.elapsed() < Duration::from_secs(20),
+        "an open event stream held the shutdown"
+    );
+    assert!(
+        matches!(stream.chunk().await, Ok(None) | Err(_)),
+        "the stream ended"
+    );
     let status = served.child.wait().expect("exits");
     assert!(status.success(), "exit status {status}");
     let wal = dir.path().join("kefu.db-wal");
