@@ -20,7 +20,7 @@ const REPLY_WAIT: Duration = Duration::from_secs(60);
 
 pub struct ChatBenchOptions {
     pub entries: Option<usize>,
-    pub conversations: usize,
+    pub conversations: Vec<usize>,
     pub messages: usize,
     /// Customers each conversation slot serves one after another.
     pub rounds: usize,
@@ -109,17 +109,38 @@ pub async fn chat(config: &Config, options: ChatBenchOptions) -> anyhow::Result<
             .filter_map(|record| record.ok()?.get(0).map(str::to_string))
             .collect(),
     );
+    let mut first_customer = 0;
+    for &conversations in &options.conversations {
+        run_level(&base, &queries, &options, conversations, first_customer).await?;
+        first_customer += conversations * options.rounds;
+    }
+    if let Some(bytes) = crate::ml::peak_rss_bytes() {
+        println!("peak RSS of the process: {} MiB", bytes >> 20);
+    }
+    handle.stop(true).await;
+    server.await??;
+    Ok(())
+}
+
+/// `conversations` customers at once, each slot serving `rounds` customers in turn.
+async fn run_level(
+    base: &str,
+    queries: &Arc<Vec<String>>,
+    options: &ChatBenchOptions,
+    conversations: usize,
+    first_customer: usize,
+) -> anyhow::Result<()> {
     let wall = Instant::now();
     let mut tasks = Vec::new();
-    for conversation in 0..options.conversations {
-        let base = base.clone();
-        let queries = Arc::clone(&queries);
+    for slot in 0..conversations {
+        let base = base.to_string();
+        let queries = Arc::clone(queries);
         let messages = options.messages;
         let rounds = options.rounds;
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             for round in 0..rounds {
-                let customer = conversation * rounds + round;
+                let customer = first_customer + slot * rounds + round;
                 latencies.extend(one_customer(&base, customer, &queries, messages).await?);
             }
             anyhow::Ok(latencies)
@@ -143,18 +164,12 @@ pub async fn chat(config: &Config, options: ChatBenchOptions) -> anyhow::Result<
     #[allow(clippy::cast_precision_loss)]
     let throughput = latencies.len() as f64 / wall.as_secs_f64();
     println!(
-        "{} concurrent conversations, {} bot replies: POST → reply on the event stream p50 {:.1?}, p99 {:.1?}, max {:.1?}; {throughput:.1} replies/s",
-        options.conversations,
+        "{conversations} concurrent conversations, {} bot replies: POST → reply on the event stream p50 {:.1?}, p99 {:.1?}, max {:.1?}; {throughput:.1} replies/s",
         latencies.len(),
         percentile(0.50),
         percentile(0.99),
         latencies.last().copied().unwrap_or_default(),
     );
-    if let Some(bytes) = crate::ml::peak_rss_bytes() {
-        println!("peak RSS of the process: {} MiB", bytes >> 20);
-    }
-    handle.stop(true).await;
-    server.await??;
     Ok(())
 }
 

@@ -142,9 +142,10 @@ pub enum BenchCommand {
         /// Knowledge-base entries to generate (default: the demo knowledge base).
         #[arg(long)]
         entries: Option<usize>,
-        /// Conversations running at once.
-        #[arg(long, default_value_t = 1)]
-        conversations: usize,
+        /// Conversations running at once; a comma-separated list runs each level in turn
+        /// on the same server (training once).
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 50])]
+        conversations: Vec<usize>,
         /// Messages each customer sends, one after another (at most 10: the per-visitor
         /// rate limit's burst).
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=10))]
