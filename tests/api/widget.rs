@@ -106,6 +106,31 @@ async fn trained_widget() -> (TestApp, Browser, String) {
     (app, admin, inbox)
 }
 
+/// Saves the first inbox through the admin form: sensible settings, with `changes` applied.
+async fn save_inbox(admin: &Browser, changes: &[(&str, &str)]) -> reqwest::Response {
+    let token = csrf_token_in(&admin.get_html("/admin/inboxes").await);
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("name", "Website"),
+        ("allowed_origins", ""),
+        ("greeting", "Hi"),
+        ("color", "#2563eb"),
+        ("position", "right"),
+        ("language", "auto"),
+        ("offline_message", ""),
+        ("business_hours", ""),
+        ("utc_offset_minutes", "0"),
+        ("unanswered_before_handoff", "2"),
+    ];
+    for &(name, value) in changes {
+        match fields.iter_mut().find(|field| field.0 == name) {
+            Some(field) => field.1 = value,
+            None => fields.push((name, value)),
+        }
+    }
+    fields.push(("csrf_token", token.as_str()));
+    admin.post_form("/admin/inboxes/1", &fields).await
+}
+
 async fn go_online(admin: &Browser) {
     let response = admin
         .submit("/desk", "/desk/presence", &[("online", "yes")])
@@ -471,26 +496,11 @@ async fn widget_limits_and_framing_rules() {
     assert!(response.headers().get("x-frame-options").is_none());
 
     // The admin allows a shop's site; the widget may then be framed there.
-    let html = admin.get_html("/admin/inboxes").await;
-    let token = csrf_token_in(&html);
-    let response = admin
-        .post_form(
-            "/admin/inboxes/1",
-            &[
-                ("csrf_token", token.as_str()),
-                ("name", "Website"),
-                ("allowed_origins", "https://shop.example\nnot an origin"),
-                ("greeting", "Hi"),
-                ("color", "#2563eb"),
-                ("position", "right"),
-                ("language", "auto"),
-                ("offline_message", ""),
-                ("business_hours", ""),
-                ("utc_offset_minutes", "0"),
-                ("unanswered_before_handoff", "2"),
-            ],
-        )
-        .await;
+    let response = save_inbox(
+        &admin,
+        &[("allowed_origins", "https://shop.example\nnot an origin")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         response
@@ -499,24 +509,7 @@ async fn widget_limits_and_framing_rules() {
             .expect("body")
             .contains("is not an origin")
     );
-    let response = admin
-        .post_form(
-            "/admin/inboxes/1",
-            &[
-                ("csrf_token", token.as_str()),
-                ("name", "Website"),
-                ("allowed_origins", "https://shop.example"),
-                ("greeting", "Hi"),
-                ("color", "#2563eb"),
-                ("position", "right"),
-                ("language", "auto"),
-                ("offline_message", ""),
-                ("business_hours", ""),
-                ("utc_offset_minutes", "0"),
-                ("unanswered_before_handoff", "2"),
-            ],
-        )
-        .await;
+    let response = save_inbox(&admin, &[("allowed_origins", "https://shop.example")]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let response = customer.browser.get(&customer.path("chat")).await;
     let csp = response.headers()["content-security-policy"]
@@ -583,25 +576,16 @@ async fn widget_limits_and_framing_rules() {
 
 /// Lets `origin` embed the first inbox, through the admin form.
 async fn allow_origin(admin: &Browser, origin: &str) {
-    let token = csrf_token_in(&admin.get_html("/admin/inboxes").await);
-    let response = admin
-        .post_form(
-            "/admin/inboxes/1",
-            &[
-                ("csrf_token", token.as_str()),
-                ("name", "Teapot Shop"),
-                ("allowed_origins", origin),
-                ("greeting", "Hi! Ask me anything. 您好，有什么可以帮您？"),
-                ("color", "#0f766e"),
-                ("position", "right"),
-                ("language", "auto"),
-                ("offline_message", ""),
-                ("business_hours", ""),
-                ("utc_offset_minutes", "0"),
-                ("unanswered_before_handoff", "2"),
-            ],
-        )
-        .await;
+    let response = save_inbox(
+        admin,
+        &[
+            ("name", "Teapot Shop"),
+            ("allowed_origins", origin),
+            ("greeting", "Hi! Ask me anything. 您好，有什么可以帮您？"),
+            ("color", "#0f766e"),
+        ],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
@@ -712,7 +696,6 @@ async fn in_a_real_browser_a_customer_on_a_shop_page_gets_answers_and_a_person()
 async fn outside_business_hours_the_customer_is_told_when_we_open() {
     let (app, admin, inbox) = trained_widget().await;
     go_online(&admin).await;
-    let token = csrf_token_in(&admin.get_html("/admin/inboxes").await);
     // Open one minute a week, at a time that is not now: closed whenever this test runs.
     let now_minute = (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -728,24 +711,7 @@ async fn outside_business_hours_the_customer_is_told_when_we_open() {
         (opens + 1) / 60,
         (opens + 1) % 60
     );
-    let response = admin
-        .post_form(
-            "/admin/inboxes/1",
-            &[
-                ("csrf_token", token.as_str()),
-                ("name", "Website"),
-                ("allowed_origins", ""),
-                ("greeting", ""),
-                ("color", "#2563eb"),
-                ("position", "right"),
-                ("language", "auto"),
-                ("offline_message", ""),
-                ("business_hours", hours.as_str()),
-                ("utc_offset_minutes", "0"),
-                ("unanswered_before_handoff", "2"),
-            ],
-        )
-        .await;
+    let response = save_inbox(&admin, &[("business_hours", hours.as_str())]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let customer = Customer::new(&app, &inbox);
     let html = customer.say("talk to a human").await;
