@@ -83,11 +83,25 @@
     var id = messageId(event);
     if (id && document.getElementById('m-' + id)) event.preventDefault();
   });
+  // "Typing…" shows until the reply arrives, or fades if it never comes.
+  var typingSlot = document.getElementById('typing');
+  var typingTimer = null;
+  function clearTyping() {
+    typingSlot.innerHTML = '';
+    clearTimeout(typingTimer);
+  }
+  document.body.addEventListener('htmx:sseMessage', function (event) {
+    if (event.detail && event.detail.type === 'typing') {
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(clearTyping, 8000);
+    }
+  });
   document.body.addEventListener('htmx:sseMessage', function (event) {
     var id = messageId(event);
     if (id && stream) {
       stream.setAttribute('sse-connect', stream.getAttribute('sse-connect').replace(/after=\d*/, 'after=' + id));
       var added = document.getElementById('m-' + id);
+      if (added && !added.classList.contains('msg-customer')) clearTyping();
       if (added && !visible && !added.classList.contains('msg-customer')) {
         unread += 1;
         toParent({ unread: unread });
@@ -108,6 +122,15 @@
   });
 
   var composer = document.getElementById('composer-body');
+  // The agent sees "typing…": at most one signal every few seconds, nothing of the text.
+  var lastTypingSignal = 0;
+  composer.addEventListener('input', function () {
+    var now = Date.now();
+    if (composer.value.trim() && now - lastTypingSignal > 3000) {
+      lastTypingSignal = now;
+      post('typing');
+    }
+  });
   composer.addEventListener('keydown', function (event) {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();

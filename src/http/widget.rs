@@ -41,6 +41,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/widget/{inbox}/identify", web::post().to(identify))
         .route("/widget/{inbox}/track", web::post().to(track))
         .route("/widget/{inbox}/reset", web::post().to(reset))
+        .route("/widget/{inbox}/typing", web::post().to(typing))
         .route("/widget/{inbox}/events", web::get().to(events));
 }
 
@@ -133,6 +134,12 @@ pub struct StatusView {
     pub status: &'static str,
     pub queue_position: Option<i64>,
     pub needs_contact: bool,
+}
+
+#[derive(Template)]
+#[template(path = "widget/typing.html")]
+struct TypingFragment<'a> {
+    words: &'a Words,
 }
 
 #[derive(Template)]
@@ -553,6 +560,17 @@ async fn reset(
     Ok(HttpResponse::NoContent().cookie(expired).finish())
 }
 
+/// The customer is typing: the agent on the conversation sees it live.
+async fn typing(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let visitor = current_visitor(&request, &state, &path).await?;
+    state.conversations.customer_typing(&visitor).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 #[derive(Deserialize)]
 pub struct EventsQuery {
     #[serde(default)]
@@ -644,7 +662,12 @@ impl EventStream {
                     let frame = self.status_frame().await;
                     return Some((Ok(frame), self));
                 }
-                Ok(Ok(ConversationEvent::Typing { .. })) => {}
+                Ok(Ok(ConversationEvent::Typing { by_agent: true })) => {
+                    let html = render(&TypingFragment { words: &self.words }).unwrap_or_default();
+                    return Some((Ok(web::Bytes::from(sse_frame("typing", None, &html))), self));
+                }
+                // The customer's own typing is for the people watching, not for them.
+                Ok(Ok(ConversationEvent::Typing { by_agent: false })) => {}
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
                     // Fell behind: read the gap back from the store.
                     match self

@@ -27,7 +27,7 @@ pub enum ConversationEvent {
     Message(Box<Message>),
     /// The conversation moved (handoff, assignment, resolution).
     Status(ConversationStatus),
-    /// Someone is typing: `true` for the people's side, `false` for the customer.
+    /// Someone is typing: `true` for kefu's side (the bot or an agent), `false` for the customer.
     Typing { by_agent: bool },
 }
 

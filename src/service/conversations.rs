@@ -44,6 +44,12 @@ const MESSAGES_PER_IP: RateLimit = RateLimit {
     capacity: 120,
     refill_every: Duration::from_millis(500),
 };
+/// Typing signals are advisory: the widget sends one every few seconds while the customer
+/// types; more than this is dropped without an error.
+const TYPING_PER_VISITOR: RateLimit = RateLimit {
+    capacity: 3,
+    refill_every: Duration::from_secs(1),
+};
 /// New visitors (rows in the database) per address.
 const VISITORS_PER_IP: RateLimit = RateLimit {
     capacity: 30,
@@ -86,6 +92,7 @@ pub struct ConversationService {
     messages_by_visitor: Mutex<RateLimiter<CustomerId>>,
     messages_by_ip: Mutex<RateLimiter<IpAddr>>,
     visitors_by_ip: Mutex<RateLimiter<IpAddr>>,
+    typing_by_visitor: Mutex<RateLimiter<CustomerId>>,
 }
 
 fn take<K: Eq + std::hash::Hash + Clone>(
@@ -108,6 +115,7 @@ impl ConversationService {
             messages_by_visitor: Mutex::new(RateLimiter::new(MESSAGES_PER_VISITOR)),
             messages_by_ip: Mutex::new(RateLimiter::new(MESSAGES_PER_IP)),
             visitors_by_ip: Mutex::new(RateLimiter::new(VISITORS_PER_IP)),
+            typing_by_visitor: Mutex::new(RateLimiter::new(TYPING_PER_VISITOR)),
         }
     }
 
@@ -352,12 +360,36 @@ impl ConversationService {
             );
         }
         if conversation.status.bot_may_reply() {
+            // The customer sees the bot "typing" while it reads the knowledge base.
+            self.hub.publish(
+                Topic::Customer(conversation.customer_id),
+                ConversationEvent::Typing { by_agent: true },
+            );
             stored.extend(
                 self.bot_turn(visitor, &conversation, &masked.text, &language)
                     .await?,
             );
         }
         Ok(stored)
+    }
+
+    /// The customer is typing in an open conversation: whoever watches it sees that live.
+    /// Nothing is stored.
+    pub async fn customer_typing(&self, visitor: &Visitor) -> Result<(), ServiceError> {
+        if take(&self.typing_by_visitor, &visitor.customer).is_err() {
+            return Ok(());
+        }
+        if let Some(conversation) = self
+            .store
+            .open_conversation(visitor.inbox.id, visitor.customer)
+            .await?
+        {
+            self.hub.publish(
+                Topic::Conversation(conversation.id),
+                ConversationEvent::Typing { by_agent: false },
+            );
+        }
+        Ok(())
     }
 
     /// The customer pressed "talk to a person".

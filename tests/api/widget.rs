@@ -414,31 +414,50 @@ async fn a_verified_user_sees_their_history_on_another_device_and_a_bad_hash_is_
     app.stop().await;
 }
 
-/// Reads SSE frames until `wanted` events with ids have arrived (or the time is up).
-async fn read_events(response: &mut reqwest::Response, wanted: usize) -> Vec<(i64, String)> {
+/// One Server-Sent Event as the browser sees it.
+#[derive(Debug)]
+struct Frame {
+    event: String,
+    id: Option<i64>,
+    data: String,
+}
+
+/// Reads SSE frames until `wanted` of them carry ids (messages) or the time is up.
+async fn read_frames(response: &mut reqwest::Response, wanted: usize) -> Vec<Frame> {
     let mut buffer = String::new();
-    let mut events = Vec::new();
+    let mut frames: Vec<Frame> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while events.len() < wanted && Instant::now() < deadline {
+    while frames.iter().filter(|f| f.id.is_some()).count() < wanted && Instant::now() < deadline {
         let chunk = tokio::time::timeout(Duration::from_secs(5), response.chunk()).await;
         let Ok(Ok(Some(bytes))) = chunk else { break };
         buffer.push_str(&String::from_utf8_lossy(&bytes));
         while let Some(end) = buffer.find("\n\n") {
-            let frame: String = buffer.drain(..end + 2).collect();
-            let id = frame
+            let raw: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| raw.lines().find_map(|l| l.strip_prefix(name));
+            let Some(event) = field("event: ") else {
+                continue; // a keepalive comment
+            };
+            let data: Vec<&str> = raw
                 .lines()
-                .find_map(|l| l.strip_prefix("id: "))
-                .and_then(|v| v.parse().ok());
-            if let Some(id) = id {
-                let data: Vec<&str> = frame
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data: "))
-                    .collect();
-                events.push((id, data.join("\n")));
-            }
+                .filter_map(|l| l.strip_prefix("data: "))
+                .collect();
+            frames.push(Frame {
+                event: event.to_string(),
+                id: field("id: ").and_then(|v| v.parse().ok()),
+                data: data.join("\n"),
+            });
         }
     }
-    events
+    frames
+}
+
+/// The messages among the next frames: (id, HTML).
+async fn read_events(response: &mut reqwest::Response, wanted: usize) -> Vec<(i64, String)> {
+    read_frames(response, wanted)
+        .await
+        .into_iter()
+        .filter_map(|frame| Some((frame.id?, frame.data)))
+        .collect()
 }
 
 #[tokio::test]
@@ -453,14 +472,28 @@ async fn live_events_arrive_and_a_reconnect_resumes_after_the_last_id() {
         "text/event-stream"
     );
     customer.say("where is my package").await;
-    let live = read_events(&mut stream, 2).await;
+    let frames = read_frames(&mut stream, 2).await;
+    let names: Vec<&str> = frames.iter().map(|f| f.event.as_str()).collect();
     assert_eq!(
-        live.len(),
-        2,
-        "the question and the answer arrive live: {live:?}"
+        names,
+        ["message", "typing", "message"],
+        "the question, the bot typing, then its answer: {frames:?}"
     );
+    assert!(frames[1].data.contains("class=\"typing\""), "{frames:?}");
+    let live: Vec<(i64, String)> = frames
+        .into_iter()
+        .filter_map(|frame| Some((frame.id?, frame.data)))
+        .collect();
     assert!(live[0].1.contains("where is my package"));
     assert!(live[1].1.contains("tracking number"));
+    // The customer's typing signal is accepted (the desk shows it) and never echoed back.
+    assert_eq!(
+        customer
+            .json("typing", serde_json::json!({}))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
     drop(stream);
 
     // While disconnected, more happens.
