@@ -7,8 +7,8 @@ use crate::http::{self, AppState, CsrfKey, Metrics, Server, ServerHandle};
 use crate::ml::{Embedder, ModelSource};
 use crate::realtime::Hub;
 use crate::service::{
-    AccountService, AssistantService, ConversationService, KnowledgeService, SystemService,
-    ThresholdOverrides, random_hex_token,
+    AccountService, AssistantService, ConversationService, DeskService, KnowledgeService,
+    SystemService, ThresholdOverrides, random_hex_token,
 };
 use crate::store::Store;
 use anyhow::Context;
@@ -88,6 +88,13 @@ impl App {
             .await
             .context("creating the website inbox")?;
 
+        let desk = Arc::new(DeskService::new(
+            store.clone(),
+            Arc::clone(&conversations),
+            Arc::clone(&assistant),
+            Arc::clone(&knowledge),
+        ));
+
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
@@ -96,6 +103,7 @@ impl App {
             knowledge,
             assistant,
             conversations,
+            desk,
             system: SystemService::new(store.clone()),
             metrics: Arc::new(Metrics::new().context("registering metrics")?),
             csrf_key,

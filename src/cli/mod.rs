@@ -4,6 +4,7 @@ mod admin;
 mod backup;
 mod bench;
 mod bench_chat;
+mod bench_desk;
 mod eval;
 mod healthcheck;
 mod knowledge;
@@ -154,6 +155,20 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// The agents' side under load against a `kefu serve` child process: handoff → the
+    /// conversation in the agent's open desk (p50/p99), then how many desk and widget event
+    /// streams the server holds open, with its memory at each level.
+    Desk {
+        /// Customers who hand off one after another.
+        #[arg(long, default_value_t = 100)]
+        handoffs: usize,
+        /// Agent desks held open on the desk event stream.
+        #[arg(long, default_value_t = 50)]
+        desks: usize,
+        /// Widget event streams held open, a level at a time (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = [1_000, 5_000])]
+        widgets: Vec<usize>,
+    },
     /// Time the bot's understanding of one message (embed + classify + dense and keyword
     /// retrieval) on a synthetic knowledge base, after embedding and training on it.
     Understand {
@@ -287,6 +302,21 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     conversations,
                     messages: usize::from(messages),
                     rounds,
+                },
+            )
+            .await
+        }
+        Command::Bench(BenchCommand::Desk {
+            handoffs,
+            desks,
+            widgets,
+        }) => {
+            bench_desk::desk(
+                &config,
+                bench_desk::DeskBenchOptions {
+                    handoffs,
+                    desks,
+                    widgets,
                 },
             )
             .await

@@ -538,6 +538,10 @@ pub struct Conversation {
     pub contact: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The team routing chose (or an agent transferred it to).
+    pub team_id: Option<super::TeamId>,
+    /// The knowledge-base category of what the customer last asked.
+    pub topic: Option<String>,
 }
 
 /// A stored message. `details` is the JSON the bot recorded about its reply.

@@ -63,3 +63,15 @@ entity_id!(
     /// One message of a conversation; also its Server-Sent Events id.
     MessageId
 );
+entity_id!(
+    /// A group of agents that routing can send conversations to.
+    TeamId
+);
+entity_id!(
+    /// One line of the admin's routing table.
+    RoutingRuleId
+);
+entity_id!(
+    /// A saved reply agents insert with "/".
+    CannedResponseId
+);

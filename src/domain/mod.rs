@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod conversation;
+pub mod desk;
 pub mod ids;
 pub mod intent;
 pub mod knowledge;
@@ -15,7 +16,13 @@ pub use conversation::{
     Author, BusinessHours, Conversation, ConversationStatus, Customer, HandoffReason, Inbox,
     InboxInput, InboxSettings, Message, NewMessage, WebOrigin, WidgetLanguage,
 };
-pub use ids::{ConversationId, CustomerId, FaqEntryId, InboxId, MessageId, SessionId, UserId};
+pub use desk::{
+    AgentLoad, CannedResponse, DeskAction, DeskScope, DeskView, Presence, RoutingFacts, RoutingRule,
+};
+pub use ids::{
+    CannedResponseId, ConversationId, CustomerId, FaqEntryId, InboxId, MessageId, RoutingRuleId,
+    SessionId, TeamId, UserId,
+};
 pub use intent::{BuiltinIntent, IntentLabel, IntentPhrase, NewIntentPhrase};
 pub use knowledge::{
     FaqContent, FaqEntry, FaqInput, FaqStatus, ImportAction, ImportSummary, KnowledgeChange,

@@ -11,6 +11,7 @@ mod metrics;
 mod pages;
 mod request_info;
 mod security_headers;
+mod sse;
 mod state;
 mod views;
 mod widget;

@@ -2,7 +2,8 @@
 
 use super::{CsrfKey, Metrics};
 use crate::service::{
-    AccountService, AssistantService, ConversationService, KnowledgeService, SystemService,
+    AccountService, AssistantService, ConversationService, DeskService, KnowledgeService,
+    SystemService,
 };
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ pub struct AppState {
     pub knowledge: Arc<KnowledgeService>,
     pub assistant: Arc<AssistantService>,
     pub conversations: Arc<ConversationService>,
+    pub desk: Arc<DeskService>,
     pub system: SystemService,
     pub metrics: Arc<Metrics>,
     pub csrf_key: CsrfKey,

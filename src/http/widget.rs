@@ -2,8 +2,6 @@
 //! inside the loader's iframe, its form posts, the page API calls (`setUser`, `track`,
 //! `reset`) and the Server-Sent Events stream of new messages.
 
-use std::time::Duration;
-
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -15,6 +13,7 @@ use super::AppState;
 use super::csrf;
 use super::error::{ApiError, PageError};
 use super::request_info::{client_ip, is_htmx, is_https};
+use super::sse::{KEEPALIVE, sse_frame};
 use super::views::{Layout, page, render};
 use crate::domain::{
     Author, ConversationStatus, Inbox, Language, Message, MessageId, SanitizedHtml,
@@ -25,7 +24,6 @@ use crate::service::{ServiceError, SetUser, Transcript, Visitor, render_markdown
 pub const VISITOR_COOKIE: &str = "kefu_visitor";
 /// A visitor is remembered for a year: "coming back tomorrow continues the conversation".
 const VISITOR_COOKIE_DAYS: i64 = 365;
-const KEEPALIVE: Duration = Duration::from_secs(20);
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
@@ -67,7 +65,9 @@ impl MessageView {
     fn from_message(message: &Message) -> MessageView {
         let details = &message.details;
         let kind = details.get("kind").and_then(|k| k.as_str()).unwrap_or("");
-        let answer = (message.author == Author::Bot && kind == "answer")
+        // FAQ answers and agents' replies are Markdown (agents often paste an answer).
+        let answer = ((message.author == Author::Bot && kind == "answer")
+            || message.author == Author::Agent)
             .then(|| render_markdown(&message.body));
         MessageView {
             id: message.id.get(),
@@ -666,8 +666,11 @@ impl EventStream {
                     let html = render(&TypingFragment { words: &self.words }).unwrap_or_default();
                     return Some((Ok(web::Bytes::from(sse_frame("typing", None, &html))), self));
                 }
-                // The customer's own typing is for the people watching, not for them.
-                Ok(Ok(ConversationEvent::Typing { by_agent: false })) => {}
+                // The customer's own typing and the agents' comings and goings are for the
+                // desk, not for the customer.
+                Ok(Ok(
+                    ConversationEvent::Typing { by_agent: false } | ConversationEvent::Viewers(_),
+                )) => {}
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
                     // Fell behind: read the gap back from the store.
                     match self
@@ -711,33 +714,5 @@ impl EventStream {
             Err(_) => String::new(),
         };
         web::Bytes::from(sse_frame("status", None, &html))
-    }
-}
-
-/// One SSE frame; every line of `data` gets its own `data:` prefix.
-fn sse_frame(event: &str, id: Option<i64>, data: &str) -> String {
-    let mut frame = format!("event: {event}\n");
-    if let Some(id) = id {
-        frame.push_str(&format!("id: {id}\n"));
-    }
-    for line in data.lines() {
-        frame.push_str("data: ");
-        frame.push_str(line);
-        frame.push('\n');
-    }
-    frame.push('\n');
-    frame
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sse_frame;
-
-    #[test]
-    fn multi_line_data_is_one_event() {
-        assert_eq!(
-            sse_frame("message", Some(7), "<p>a</p>\n<p>b</p>"),
-            "event: message\nid: 7\ndata: <p>a</p>\ndata: <p>b</p>\n\n"
-        );
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::broadcast;
 
-use crate::domain::{ConversationId, ConversationStatus, CustomerId, Message};
+use crate::domain::{ConversationId, ConversationStatus, CustomerId, Message, UserId};
 
 /// Events per conversation buffered for slow watchers; one that falls further behind
 /// reloads from the store.
@@ -19,6 +19,8 @@ const CHANNEL_CAPACITY: usize = 64;
 pub enum Topic {
     Conversation(ConversationId),
     Customer(CustomerId),
+    /// Every conversation handed to people: the desks' lists and counts.
+    Desk,
 }
 
 #[derive(Debug, Clone)]
@@ -29,6 +31,8 @@ pub enum ConversationEvent {
     Status(ConversationStatus),
     /// Someone is typing: `true` for kefu's side (the bot or an agent), `false` for the customer.
     Typing { by_agent: bool },
+    /// The agents who have the conversation open right now (id, name).
+    Viewers(Vec<(UserId, String)>),
 }
 
 /// Broadcast channels, one per watched topic, created on first watch and dropped when the

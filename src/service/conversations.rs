@@ -13,12 +13,13 @@ use super::assistant::{AssistantService, Decision};
 use super::secrets::{SessionToken, constant_time_eq, random_hex_token};
 use super::{ServiceError, now};
 use crate::domain::conversation::parse_message_text;
+use crate::domain::desk::{RoutingFacts, pick_team};
 use crate::domain::masking::mask_sensitive;
 use crate::domain::rate_limit::{RateLimit, RateLimiter};
 use crate::domain::{
     Author, BuiltinIntent, Conversation, ConversationId, ConversationStatus, CustomerId,
     HandoffReason, Inbox, InboxId, InboxInput, InboxSettings, Language, Message, MessageId,
-    NewMessage, Timestamp, UserId, ValidationError, WidgetLanguage,
+    NewMessage, Timestamp, ValidationError, WidgetLanguage,
 };
 pub use crate::realtime::ConversationEvent;
 use crate::realtime::{Hub, Topic};
@@ -29,8 +30,9 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 /// A sentiment at or below this hands the conversation to a person: clearly angry or
 /// distressed, not merely unhappy (the lexicon scores "not happy" around -0.4).
 pub const UPSET_SENTIMENT: f32 = -0.6;
-/// An agent who set "online" counts as available for this long without touching the desk.
-const PRESENCE_TIMEOUT: Duration = Duration::from_secs(8 * 60 * 60);
+/// An agent counts as online this long after their desk last checked in (an open desk
+/// checks in every 25 s), so closing the desk takes them offline.
+pub const PRESENCE_TIMEOUT: Duration = Duration::from_secs(90);
 const MAX_EVENT_NAME: usize = 64;
 const MAX_JSON_BYTES: usize = 4 * 1024;
 const MAX_CONTACT_CHARS: usize = 200;
@@ -602,19 +604,6 @@ impl ConversationService {
         Ok(())
     }
 
-    // ---- agents' availability (the desk sets it) ----
-
-    pub async fn set_presence(&self, user: UserId, online: bool) -> Result<(), ServiceError> {
-        self.store
-            .set_presence(user, if online { "online" } else { "offline" }, now())
-            .await?;
-        Ok(())
-    }
-
-    pub async fn is_online(&self, user: UserId) -> Result<bool, ServiceError> {
-        Ok(self.store.presence(user).await?.as_deref() == Some("online"))
-    }
-
     // ---- internals ----
 
     /// The open conversation, or a new one for a first message.
@@ -650,7 +639,7 @@ impl ConversationService {
         }
     }
 
-    async fn append(
+    pub(super) async fn append(
         &self,
         conversation: &Conversation,
         messages: Vec<NewMessage>,
@@ -665,10 +654,33 @@ impl ConversationService {
                 self.hub
                     .publish(Topic::Customer(conversation.customer_id), event.clone());
             }
+            if !conversation.status.bot_may_reply() {
+                self.hub.publish(Topic::Desk, event.clone());
+            }
             self.hub
                 .publish(Topic::Conversation(conversation.id), event);
         }
         Ok(stored)
+    }
+
+    /// Tells the customer, the people on the conversation and every desk that it moved.
+    pub(super) fn publish_status(&self, conversation: &Conversation, to: ConversationStatus) {
+        for topic in [
+            Topic::Conversation(conversation.id),
+            Topic::Customer(conversation.customer_id),
+            Topic::Desk,
+        ] {
+            self.hub.publish(topic, ConversationEvent::Status(to));
+        }
+    }
+
+    /// Gives queued conversations to agents with room (see `Store::drain_queue`).
+    pub(super) async fn route_queue(&self) -> Result<(), ServiceError> {
+        let given = self.store.drain_queue(online_since(), now()).await?;
+        for (conversation, _agent) in given {
+            self.publish_status(&conversation, ConversationStatus::Assigned);
+        }
+        Ok(())
     }
 
     /// The bot's reply to one customer message.
@@ -688,6 +700,26 @@ impl ConversationService {
                     .await;
             }
             Err(error) => return Err(error),
+        };
+        // What the customer asks about routes the conversation if it goes to people.
+        let with_topic;
+        let conversation = match understanding.answers.first() {
+            Some(best)
+                if !best.entry.content.category.is_empty()
+                    && conversation.topic.as_deref()
+                        != Some(best.entry.content.category.as_str()) =>
+            {
+                let topic = best.entry.content.category.clone();
+                self.store
+                    .set_conversation_topic(conversation.id, topic.clone())
+                    .await?;
+                with_topic = Conversation {
+                    topic: Some(topic),
+                    ..conversation.clone()
+                };
+                &with_topic
+            }
+            _ => conversation,
         };
         let sentiment = understanding.sentiment.score;
         let cues: Vec<&str> = understanding
@@ -800,9 +832,7 @@ impl ConversationService {
         let available = visitor.inbox.business_hours().is_open(at)
             && self
                 .store
-                .agents_online(Timestamp::from_unix_seconds(
-                    at.unix_seconds() - i64::try_from(PRESENCE_TIMEOUT.as_secs()).unwrap_or(0),
-                ))
+                .agents_available(visitor.inbox.id, online_since())
                 .await?
                 > 0;
         let to = if available {
@@ -810,15 +840,26 @@ impl ConversationService {
         } else {
             ConversationStatus::Pending
         };
-        if !self.store.hand_off(conversation.id, to, reason, at).await? {
+        let rules = self.store.routing_rules().await?;
+        let team = pick_team(
+            &rules,
+            &RoutingFacts {
+                inbox: conversation.inbox_id,
+                language: &conversation.language,
+                topic: conversation.topic.as_deref(),
+            },
+        );
+        if !self
+            .store
+            .hand_off(conversation.id, to, reason, team, at)
+            .await?
+        {
             // Already with people: say nothing new.
             return Ok(Vec::new());
         }
-        for topic in [
-            Topic::Conversation(conversation.id),
-            Topic::Customer(conversation.customer_id),
-        ] {
-            self.hub.publish(topic, ConversationEvent::Status(to));
+        self.publish_status(conversation, to);
+        if available {
+            self.route_queue().await?;
         }
         let details =
             json!({ "kind": "handoff", "reason": reason.as_str(), "status": to.as_str() });
@@ -828,6 +869,7 @@ impl ConversationService {
                 .queue_position(conversation.id)
                 .await?
                 .unwrap_or(1);
+            // Routing may have found someone already: then nobody is ahead.
             NewMessage {
                 details,
                 ..system_message(
@@ -867,8 +909,19 @@ impl ConversationService {
                 ..system_message(language, &zh, &en)
             }
         };
-        self.append(conversation, vec![message]).await
+        let handed_off = Conversation {
+            status: to,
+            ..conversation.clone()
+        };
+        self.append(&handed_off, vec![message]).await
     }
+}
+
+/// Presence updated since then counts as current.
+pub(super) fn online_since() -> Timestamp {
+    Timestamp::from_unix_seconds(
+        now().unix_seconds() - i64::try_from(PRESENCE_TIMEOUT.as_secs()).unwrap_or(0),
+    )
 }
 
 fn invalid(field: &'static str, message: &str) -> ServiceError {

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod assistant;
 pub mod conversations;
+pub mod desk;
 mod error;
 pub mod knowledge;
 pub mod knowledge_csv;
@@ -16,6 +17,7 @@ pub use crate::store::{FaqListQuery, FaqPage};
 pub use accounts::{AccountService, LoginAttempt, LoginOutcome, NewUserRequest, SetupRequest};
 pub use assistant::{AssistantService, AssistantStatus, ThresholdOverrides, Understanding};
 pub use conversations::{ConversationService, SetUser, Transcript, Visitor};
+pub use desk::{DeskConversation, DeskLists, DeskService, SuggestedReply};
 pub use error::ServiceError;
 pub use knowledge::{KnowledgeResult, KnowledgeService};
 pub use markdown::render as render_markdown;

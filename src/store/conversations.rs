@@ -54,10 +54,11 @@ fn inbox_from_row(row: &Row<'_>) -> rusqlite::Result<Inbox> {
     })
 }
 
-const CONVERSATION_COLUMNS: &str = "id, inbox_id, customer_id, status, assignee_id, language,
-     unanswered, handoff_reason, handed_off_at, contact, created_at, updated_at";
+pub(super) const CONVERSATION_COLUMNS: &str =
+    "id, inbox_id, customer_id, status, assignee_id, language,
+     unanswered, handoff_reason, handed_off_at, contact, created_at, updated_at, team_id, topic";
 
-fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
+pub(super) fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
     let status: String = row.get(3)?;
     Ok(Conversation {
         id: ConversationId::new(row.get(0)?),
@@ -74,13 +75,17 @@ fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
         contact: row.get(9)?,
         created_at: Timestamp::from_unix_seconds(row.get(10)?),
         updated_at: Timestamp::from_unix_seconds(row.get(11)?),
+        team_id: row
+            .get::<_, Option<i64>>(12)?
+            .map(crate::domain::TeamId::new),
+        topic: row.get(13)?,
     })
 }
 
-const MESSAGE_COLUMNS: &str =
+pub(super) const MESSAGE_COLUMNS: &str =
     "id, conversation_id, author, author_user_id, body, details, private, feedback, created_at";
 
-fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+pub(super) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     let author: String = row.get(2)?;
     let details: String = row.get(5)?;
     Ok(Message {
@@ -96,7 +101,10 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
-fn conversation_by_id(conn: &Connection, id: ConversationId) -> Result<Conversation, StoreError> {
+pub(super) fn conversation_by_id(
+    conn: &Connection,
+    id: ConversationId,
+) -> Result<Conversation, StoreError> {
     conn.query_row(
         &format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?1"),
         [id.get()],
@@ -579,25 +587,29 @@ impl Store {
         .await
     }
 
-    /// Moves a bot conversation to people in one step; `false` when it was not with the bot
-    /// (already handed off), so two triggers at once hand off once.
+    /// Moves a bot conversation to people in one step (to `team` when routing named one);
+    /// `false` when it was not with the bot (already handed off), so two triggers at once
+    /// hand off once.
     pub async fn hand_off(
         &self,
         conversation: ConversationId,
         to: ConversationStatus,
         reason: HandoffReason,
+        team: Option<crate::domain::TeamId>,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         self.write(move |conn| {
             let changed = conn.execute(
                 "UPDATE conversations
-                 SET status = ?2, handoff_reason = ?3, handed_off_at = ?4, updated_at = ?4
+                 SET status = ?2, handoff_reason = ?3, handed_off_at = ?4, updated_at = ?4,
+                     team_id = ?5, assignee_id = NULL
                  WHERE id = ?1 AND status = 'bot'",
                 rusqlite::params![
                     conversation.get(),
                     to.as_str(),
                     reason.as_str(),
-                    now.unix_seconds()
+                    now.unix_seconds(),
+                    team.map(crate::domain::TeamId::get)
                 ],
             )?;
             Ok(changed == 1)
@@ -708,49 +720,6 @@ impl Store {
                 ))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    pub async fn set_presence(
-        &self,
-        user: UserId,
-        status: &'static str,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO agent_presence (user_id, status, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (user_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
-                rusqlite::params![user.get(), status, now.unix_seconds()],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn presence(&self, user: UserId) -> Result<Option<String>, StoreError> {
-        self.read(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT status FROM agent_presence WHERE user_id = ?1",
-                    [user.get()],
-                    |row| row.get(0),
-                )
-                .optional()?)
-        })
-        .await
-    }
-
-    /// Active agents who said they are online since `since`.
-    pub async fn agents_online(&self, since: Timestamp) -> Result<i64, StoreError> {
-        self.read(move |conn| {
-            Ok(conn.query_row(
-                "SELECT count(*) FROM agent_presence p JOIN users u ON u.id = p.user_id
-                 WHERE p.status = 'online' AND p.updated_at >= ?1 AND u.status = 'active'",
-                [since.unix_seconds()],
-                |row| row.get(0),
-            )?)
         })
         .await
     }

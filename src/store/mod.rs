@@ -8,6 +8,7 @@ mod accounts;
 mod assistant;
 mod backup;
 mod conversations;
+mod desk;
 mod knowledge;
 mod migrations;
 mod settings;
@@ -16,6 +17,7 @@ pub use accounts::{NewSessionRecord, NewUserRecord};
 pub use assistant::{EmbeddingRecord, ModelKey};
 pub use backup::{BackupSummary, RestoreSummary, restore_database};
 pub use conversations::CustomerIdentity;
+pub use desk::{AgentSummary, DeskRow, Team};
 pub use knowledge::{FaqListQuery, FaqPage, FaqRecord, ImportRecord};
 pub use migrations::latest_schema_version;
 

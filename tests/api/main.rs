@@ -4,6 +4,7 @@
 mod accounts;
 mod assistant;
 mod browser;
+mod desk;
 mod helpers;
 mod knowledge;
 mod knowledge_pages;

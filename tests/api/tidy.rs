@@ -145,6 +145,7 @@ fn released_migrations_are_append_only() {
         ("0002_knowledge.sql", MIGRATION_0002_SHA256),
         ("0003_assistant.sql", MIGRATION_0003_SHA256),
         ("0004_conversations.sql", MIGRATION_0004_SHA256),
+        ("0005_desk.sql", MIGRATION_0005_SHA256),
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     for (name, expected) in pinned {
@@ -156,6 +157,9 @@ fn released_migrations_are_append_only() {
         );
     }
 }
+
+const MIGRATION_0005_SHA256: &str =
+    "071836efa8dc00fa2643384e33a4feedf34d5a5e6a9d5c76e298cc6bb87245e0";
 
 const MIGRATION_0004_SHA256: &str =
     "d3e5ce5622ac958ca258a12b5d3b510ee748abd60d518b806fd5e73a9b6a93d0";

@@ -9,29 +9,29 @@ use std::time::{Duration, Instant};
 const TRAINING_WAIT: Duration = Duration::from_secs(120);
 
 /// A customer's browser on the widget of one inbox.
-struct Customer {
-    browser: Browser,
+pub(crate) struct Customer {
+    pub(crate) browser: Browser,
     inbox: String,
 }
 
 impl Customer {
-    fn new(app: &TestApp, inbox: &str) -> Customer {
+    pub(crate) fn new(app: &TestApp, inbox: &str) -> Customer {
         Customer {
             browser: app.browser(),
             inbox: inbox.to_string(),
         }
     }
 
-    fn path(&self, action: &str) -> String {
+    pub(crate) fn path(&self, action: &str) -> String {
         format!("/widget/{}/{action}", self.inbox)
     }
 
-    async fn chat(&self) -> String {
+    pub(crate) async fn chat(&self) -> String {
         self.browser.get_html(&self.path("chat")).await
     }
 
     /// Posts as the widget does (htmx header, CSRF token from the chat page).
-    async fn post(&self, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post(&self, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let token = csrf_token_in(&self.chat().await);
         let mut form: Vec<(&str, &str)> = fields.to_vec();
         form.push(("csrf_token", token.as_str()));
@@ -45,13 +45,13 @@ impl Customer {
             .expect("POST")
     }
 
-    async fn say(&self, text: &str) -> String {
+    pub(crate) async fn say(&self, text: &str) -> String {
         let response = self.post("messages", &[("body", text)]).await;
         assert_eq!(response.status(), StatusCode::NO_CONTENT, "saying {text:?}");
         self.chat().await
     }
 
-    async fn json(&self, action: &str, body: serde_json::Value) -> reqwest::Response {
+    pub(crate) async fn json(&self, action: &str, body: serde_json::Value) -> reqwest::Response {
         let token = csrf_token_in(&self.chat().await);
         self.browser
             .client
@@ -80,7 +80,7 @@ async fn identity_secret(admin: &Browser) -> String {
 }
 
 /// A demo app whose bot has finished learning the knowledge base, its admin and inbox.
-async fn trained_widget() -> (TestApp, Browser, String) {
+pub(crate) async fn trained_widget() -> (TestApp, Browser, String) {
     let app = spawn_demo_app().await;
     let admin = app.admin().await;
     let started = Instant::now();
@@ -131,11 +131,23 @@ async fn save_inbox(admin: &Browser, changes: &[(&str, &str)]) -> reqwest::Respo
     admin.post_form("/admin/inboxes/1", &fields).await
 }
 
-async fn go_online(admin: &Browser) {
-    let response = admin
-        .submit("/desk", "/desk/presence", &[("online", "yes")])
+pub(crate) async fn go_online(agent: &Browser) {
+    let response = agent
+        .submit("/desk", "/desk/presence", &[("presence", "online")])
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+/// Routing gives an agent at most `capacity` conversations at once.
+pub(crate) async fn set_capacity(admin: &Browser, user: i64, capacity: &str) {
+    let response = admin
+        .submit(
+            "/admin/agents",
+            &format!("/admin/agents/{user}/capacity"),
+            &[("capacity", capacity)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "capacity saved");
 }
 
 fn count(haystack: &str, needle: &str) -> usize {
@@ -186,9 +198,14 @@ async fn asking_for_a_person_hands_off_once_and_the_bot_stays_silent() {
     go_online(&admin).await;
     let customer = Customer::new(&app, &inbox);
     customer.say("hello").await;
+    // The only agent online takes one chat at a time.
+    set_capacity(&admin, 1, "1").await;
     let html = customer.say("转人工").await;
     assert!(html.contains("正在为您转接人工客服"), "{html}");
-    assert!(html.contains("排队位置：1"), "queue position shown: {html}");
+    assert!(
+        html.contains("客服已接入对话"),
+        "routed to the online agent at once: {html}"
+    );
 
     let bot_messages = count(&html, "msg msg-bot");
     let html = customer.say("where is my package").await;
@@ -210,6 +227,9 @@ async fn asking_for_a_person_hands_off_once_and_the_bot_stays_silent() {
     // A second customer queues behind the first.
     let second = Customer::new(&app, &inbox);
     let html = second.say("talk to a human").await;
+    assert!(html.contains("Your place in the queue: 1"), "{html}");
+    let third = Customer::new(&app, &inbox);
+    let html = third.say("talk to a human").await;
     assert!(html.contains("Your place in the queue: 2"), "{html}");
     app.stop().await;
 }
@@ -416,14 +436,14 @@ async fn a_verified_user_sees_their_history_on_another_device_and_a_bad_hash_is_
 
 /// One Server-Sent Event as the browser sees it.
 #[derive(Debug)]
-struct Frame {
-    event: String,
-    id: Option<i64>,
-    data: String,
+pub(crate) struct Frame {
+    pub(crate) event: String,
+    pub(crate) id: Option<i64>,
+    pub(crate) data: String,
 }
 
 /// Reads SSE frames until `wanted` of them carry ids (messages) or the time is up.
-async fn read_frames(response: &mut reqwest::Response, wanted: usize) -> Vec<Frame> {
+pub(crate) async fn read_frames(response: &mut reqwest::Response, wanted: usize) -> Vec<Frame> {
     let mut buffer = String::new();
     let mut frames: Vec<Frame> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -711,10 +731,10 @@ async fn in_a_real_browser_a_customer_on_a_shop_page_gets_answers_and_a_person()
 
     chromium.type_into("#composer-body", "转人工\n").await;
     chromium
-        .wait_until("document.querySelector('.status-bar.waiting')")
+        .wait_until("document.querySelector('.status-bar.assigned')")
         .await;
-    let status = chromium.text_of(".status-bar.waiting").await;
-    assert!(status.contains('1'), "queue position shown: {status}");
+    let status = chromium.text_of(".status-bar.assigned").await;
+    assert!(status.contains("客服已接入对话"), "with a person: {status}");
     let transcript = chromium.text_of("#messages").await;
     assert!(transcript.contains("正在为您转接人工客服"), "{transcript}");
     let shot = chromium.screenshot("widget-handoff.png").await;

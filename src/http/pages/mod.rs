@@ -1,10 +1,12 @@
 //! HTML pages, one module per area; each handler extracts, calls one service, renders.
 
 mod account;
+mod desk;
 mod inboxes;
 mod intents;
 mod knowledge;
 mod login;
+mod routing_admin;
 mod setup;
 mod users;
 mod workspace;
@@ -19,8 +21,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::form))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::post().to(login::logout))
-        .route("/desk", web::get().to(workspace::desk))
-        .route("/desk/presence", web::post().to(workspace::set_presence))
+        .configure(desk::routes)
+        .configure(routing_admin::routes)
         .route("/tickets", web::get().to(workspace::tickets))
         .configure(knowledge::routes)
         .route("/admin", web::get().to(users::admin_home))

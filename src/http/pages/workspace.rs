@@ -1,13 +1,11 @@
-//! The agent's areas: the desk (so far only availability for handoffs) and tickets (not
-//! built yet), saying so honestly.
+//! Agent areas not built yet (tickets), saying so honestly.
 
 use crate::http::AppState;
 use crate::http::auth::SignedIn;
 use crate::http::error::PageError;
-use crate::http::views::{Layout, page, redirect};
+use crate::http::views::{Layout, page};
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use serde::Deserialize;
 
 #[derive(Template)]
 #[template(path = "workspace.html")]
@@ -29,39 +27,6 @@ fn workspace(
         heading,
         explanation,
     })
-}
-
-#[derive(Template)]
-#[template(path = "desk.html")]
-struct DeskPage {
-    layout: Layout,
-    online: bool,
-}
-
-pub async fn desk(who: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
-    let online = state.conversations.is_online(who.session.user.id).await?;
-    page(&DeskPage {
-        layout: Layout::signed_in("Desk", "desk", &who, &state.csrf_key),
-        online,
-    })
-}
-
-#[derive(Deserialize)]
-pub struct PresenceForm {
-    online: String,
-}
-
-/// Available / offline for handoffs.
-pub async fn set_presence(
-    who: SignedIn,
-    state: web::Data<AppState>,
-    form: web::Form<PresenceForm>,
-) -> Result<HttpResponse, PageError> {
-    state
-        .conversations
-        .set_presence(who.session.user.id, form.online == "yes")
-        .await?;
-    Ok(redirect("/desk"))
 }
 
 pub async fn tickets(who: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
