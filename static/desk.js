@@ -114,14 +114,30 @@
     tab.addEventListener('click', function () { setMode(tab.getAttribute('data-mode')); });
   });
 
+  // The reply box empties as soon as a message goes out; one that fails comes back.
+  var sentText = null;
+  document.body.addEventListener('htmx:beforeRequest', function (event) {
+    if (event.detail.elt !== composer) return;
+    sentText = body.value;
+    body.value = '';
+  });
   document.body.addEventListener('htmx:afterRequest', function (event) {
     var form = event.detail.elt;
+    // "Save as FAQ" refused (e.g. the question is already an entry): say why in its place.
+    if (form.classList && form.classList.contains('save-faq') && event.detail.failed && event.detail.xhr) {
+      var problem = document.createElement('span');
+      problem.className = 'save-error';
+      problem.setAttribute('role', 'alert');
+      problem.textContent = event.detail.xhr.responseText || 'Not saved. Try again.';
+      form.replaceWith(problem);
+      return;
+    }
     if (form !== composer) return;
     if (event.detail.successful) {
       errorLine.textContent = '';
-      composer.reset();
       hideCanned();
     } else if (event.detail.xhr) {
+      if (sentText && !body.value) body.value = sentText;
       errorLine.textContent = event.detail.xhr.responseText || 'Not sent. Try again.';
     }
   });

@@ -110,13 +110,27 @@
     scrollDown();
   });
 
+  // The composer empties as soon as a message goes out, so the customer can type the next
+  // one at once; a message that fails comes back into an empty box.
+  var sentText = null;
+  document.body.addEventListener('htmx:beforeRequest', function (event) {
+    var form = event.detail.elt;
+    if (form && form.classList && form.classList.contains('composer')) {
+      sentText = composer.value;
+      composer.value = '';
+    }
+  });
   document.body.addEventListener('htmx:afterRequest', function (event) {
     var error = document.getElementById('chat-error');
+    var form = event.detail.elt;
     if (event.detail.successful) {
       error.textContent = '';
-      var form = event.detail.elt;
-      if (form && form.tagName === 'FORM' && form.classList.contains('composer')) form.reset();
-    } else if (event.detail.xhr) {
+      return;
+    }
+    if (form && form.classList && form.classList.contains('composer') && sentText && !composer.value) {
+      composer.value = sentText;
+    }
+    if (event.detail.xhr) {
       error.textContent = event.detail.xhr.responseText || 'Something went wrong. Try again.';
     }
   });

@@ -256,6 +256,24 @@ impl BusinessHours {
         self.spans.is_empty()
     }
 
+    /// The offset of the shop's local time from UTC.
+    pub fn utc_offset_minutes(&self) -> i32 {
+        self.utc_offset_minutes
+    }
+
+    /// The open spans (opening minute, closing minute) of a weekday (0 = Monday), earliest
+    /// first. Always-open hours have none: ask `always_open`.
+    pub fn spans_on(&self, weekday: u8) -> Vec<(u16, u16)> {
+        let mut spans: Vec<(u16, u16)> = self
+            .spans
+            .iter()
+            .filter(|&&(day, _, _)| day == weekday)
+            .map(|&(_, open, close)| (open, close))
+            .collect();
+        spans.sort_unstable();
+        spans
+    }
+
     /// Whether `at` falls in opening hours.
     pub fn is_open(&self, at: Timestamp) -> bool {
         if self.always_open() {

@@ -75,3 +75,23 @@ entity_id!(
     /// A saved reply agents insert with "/".
     CannedResponseId
 );
+entity_id!(
+    /// Follow-up work that outlives a chat.
+    TicketId
+);
+entity_id!(
+    /// A public reply or internal note on a ticket.
+    TicketCommentId
+);
+entity_id!(
+    /// A file attached to a ticket comment or a widget message.
+    AttachmentId
+);
+entity_id!(
+    /// A token that lets a program use the REST API.
+    ApiTokenId
+);
+entity_id!(
+    /// An admin-configured URL that receives events.
+    WebhookId
+);

@@ -9,6 +9,8 @@ pub mod knowledge;
 pub mod masking;
 pub mod rate_limit;
 pub mod sentiment;
+pub mod sla;
+pub mod ticket;
 pub mod time;
 
 pub use account::{DisplayName, Email, NewPassword, PasswordHash, Role, Session, User, UserStatus};
@@ -20,8 +22,8 @@ pub use desk::{
     AgentLoad, CannedResponse, DeskAction, DeskScope, DeskView, Presence, RoutingFacts, RoutingRule,
 };
 pub use ids::{
-    CannedResponseId, ConversationId, CustomerId, FaqEntryId, InboxId, MessageId, RoutingRuleId,
-    SessionId, TeamId, UserId,
+    ApiTokenId, AttachmentId, CannedResponseId, ConversationId, CustomerId, FaqEntryId, InboxId,
+    MessageId, RoutingRuleId, SessionId, TeamId, TicketCommentId, TicketId, UserId, WebhookId,
 };
 pub use intent::{BuiltinIntent, IntentLabel, IntentPhrase, NewIntentPhrase};
 pub use knowledge::{
@@ -29,6 +31,12 @@ pub use knowledge::{
     KnowledgeFilter, KnowledgeHit, Language, RowError, SanitizedHtml, SnippetPart,
 };
 pub use masking::{Masked, MaskedKinds, mask_sensitive};
+pub use sla::{BusinessCalendar, SlaPolicy, SlaTarget, SlaTargets};
+pub use ticket::{
+    AssigneeFilter, CommentAuthor, Ticket, TicketChange, TicketComment, TicketContent,
+    TicketDocument, TicketFilter, TicketInput, TicketPriority, TicketSort, TicketSource,
+    TicketStatus,
+};
 pub use time::Timestamp;
 
 /// Input that breaks a domain rule; the message tells the user what to fix.

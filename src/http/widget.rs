@@ -19,7 +19,7 @@ use crate::domain::{
     Author, ConversationStatus, Inbox, Language, Message, MessageId, SanitizedHtml,
 };
 use crate::service::conversations::ConversationEvent;
-use crate::service::{ServiceError, SetUser, Transcript, Visitor, render_markdown};
+use crate::service::{ServiceError, SetUser, Transcript, Visitor, rendered_message};
 
 pub const VISITOR_COOKIE: &str = "kefu_visitor";
 /// A visitor is remembered for a year: "coming back tomorrow continues the conversation".
@@ -54,6 +54,8 @@ pub struct MessageView {
     pub text: String,
     answer: Option<SanitizedHtml>,
     pub source: Option<String>,
+    /// The agent who wrote it, as the customer sees them.
+    pub agent_name: Option<String>,
     pub suggestions: Vec<String>,
     pub offer_human: bool,
     pub conversation_id: i64,
@@ -64,11 +66,7 @@ pub struct MessageView {
 impl MessageView {
     fn from_message(message: &Message) -> MessageView {
         let details = &message.details;
-        let kind = details.get("kind").and_then(|k| k.as_str()).unwrap_or("");
-        // FAQ answers and agents' replies are Markdown (agents often paste an answer).
-        let answer = ((message.author == Author::Bot && kind == "answer")
-            || message.author == Author::Agent)
-            .then(|| render_markdown(&message.body));
+        let answer = rendered_message(message);
         MessageView {
             id: message.id.get(),
             author: message.author.as_str(),
@@ -77,6 +75,10 @@ impl MessageView {
             source: details
                 .get("question")
                 .and_then(|q| q.as_str())
+                .map(str::to_string),
+            agent_name: (message.author == Author::Agent)
+                .then(|| details.get("agent_name").and_then(|n| n.as_str()))
+                .flatten()
                 .map(str::to_string),
             suggestions: details
                 .get("suggestions")

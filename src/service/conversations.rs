@@ -674,13 +674,17 @@ impl ConversationService {
         }
     }
 
-    /// Gives queued conversations to agents with room (see `Store::drain_queue`).
-    pub(super) async fn route_queue(&self) -> Result<(), ServiceError> {
+    /// Gives queued conversations to agents with room (see `Store::drain_queue`); returns
+    /// which ones it gave.
+    pub(super) async fn route_queue(&self) -> Result<Vec<ConversationId>, ServiceError> {
         let given = self.store.drain_queue(online_since(), now()).await?;
-        for (conversation, _agent) in given {
-            self.publish_status(&conversation, ConversationStatus::Assigned);
-        }
-        Ok(())
+        Ok(given
+            .into_iter()
+            .map(|(conversation, _agent)| {
+                self.publish_status(&conversation, ConversationStatus::Assigned);
+                conversation.id
+            })
+            .collect())
     }
 
     /// The bot's reply to one customer message.
@@ -857,19 +861,32 @@ impl ConversationService {
             // Already with people: say nothing new.
             return Ok(Vec::new());
         }
-        self.publish_status(conversation, to);
-        if available {
-            self.route_queue().await?;
+        let routed = if available {
+            self.route_queue().await?.contains(&conversation.id)
+        } else {
+            false
+        };
+        // Given to an agent at once: everyone already heard "assigned", not "waiting".
+        if !routed {
+            self.publish_status(conversation, to);
         }
         let details =
             json!({ "kind": "handoff", "reason": reason.as_str(), "status": to.as_str() });
-        let message = if available {
+        let message = if routed {
+            NewMessage {
+                details,
+                ..system_message(
+                    language,
+                    "已为您接通人工客服，请稍候，客服马上在这里回复您。",
+                    "You're through to a person; they'll reply here shortly.",
+                )
+            }
+        } else if available {
             let position = self
                 .store
                 .queue_position(conversation.id)
                 .await?
                 .unwrap_or(1);
-            // Routing may have found someone already: then nobody is ahead.
             NewMessage {
                 details,
                 ..system_message(
@@ -910,7 +927,11 @@ impl ConversationService {
             }
         };
         let handed_off = Conversation {
-            status: to,
+            status: if routed {
+                ConversationStatus::Assigned
+            } else {
+                to
+            },
             ..conversation.clone()
         };
         self.append(&handed_off, vec![message]).await

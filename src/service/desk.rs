@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::json;
 
-use super::assistant::Decision;
+use super::assistant::{Decision, Understanding};
 use super::conversations::{ConversationService, online_since};
 use super::{AssistantService, KnowledgeService, ServiceError, now};
 use crate::domain::conversation::parse_message_text;
@@ -217,6 +217,8 @@ impl DeskService {
                 conversation.assignee_id = Some(assignee);
             }
         }
+        // The customer sees who answers, as they were called when they wrote.
+        let agent_name = self.store.user(scope.user).await?.display_name;
         let stored = self
             .conversations
             .append(
@@ -225,7 +227,7 @@ impl DeskService {
                     author: Author::Agent,
                     author_user_id: Some(scope.user),
                     body: text,
-                    details: json!({}),
+                    details: json!({ "agent_name": agent_name.as_str() }),
                     private,
                 }],
             )
@@ -283,7 +285,8 @@ impl DeskService {
             .map_err(ServiceError::Invalid)?;
         self.transition(&conversation, to, None, Some(team)).await?;
         self.note_event(&conversation, scope, "transferred").await?;
-        self.conversations.route_queue().await
+        self.conversations.route_queue().await?;
+        Ok(())
     }
 
     pub async fn resolve(&self, scope: DeskScope, id: ConversationId) -> Result<(), ServiceError> {
@@ -294,7 +297,8 @@ impl DeskService {
         self.transition(&conversation, to, conversation.assignee_id, None)
             .await?;
         // A freed seat: the queue moves.
-        self.conversations.route_queue().await
+        self.conversations.route_queue().await?;
+        Ok(())
     }
 
     pub async fn reopen(&self, scope: DeskScope, id: ConversationId) -> Result<(), ServiceError> {
@@ -339,7 +343,8 @@ impl DeskService {
                 }],
             )
             .await?;
-        self.conversations.route_queue().await
+        self.conversations.route_queue().await?;
+        Ok(())
     }
 
     /// The agent is typing a reply: the customer sees it.
@@ -427,35 +432,48 @@ impl DeskService {
     ) -> Result<Vec<SuggestedReply>, ServiceError> {
         self.store.desk_conversation(scope, id).await?;
         let messages = self.store.messages_after(id, None, false).await?;
+        let Some((_, understanding)) = self.latest_question(&messages).await? else {
+            return Ok(Vec::new());
+        };
+        let Some(understanding) = understanding else {
+            // Still learning the knowledge base: nothing to suggest yet.
+            return Ok(Vec::new());
+        };
+        Ok(understanding
+            .answers
+            .into_iter()
+            .filter(|candidate| candidate.confidence >= MIN_SUGGESTION_CONFIDENCE)
+            .take(SUGGESTIONS)
+            .map(|candidate| SuggestedReply {
+                faq_id: candidate.entry.id,
+                question: candidate.entry.content.question,
+                answer: candidate.entry.content.answer_markdown,
+                confidence: candidate.confidence,
+            })
+            .collect())
+    }
+
+    /// The newest of the last few customer messages in `messages` that asks something (not
+    /// a greeting, thanks or "a person please"), with how the bot understands it (`None`
+    /// while the bot is still learning: then the newest message counts).
+    async fn latest_question<'m>(
+        &self,
+        messages: &'m [Message],
+    ) -> Result<Option<(&'m Message, Option<Understanding>)>, ServiceError> {
         let recent_questions = messages
             .iter()
             .rev()
             .filter(|m| m.author == Author::Customer)
             .take(SUGGESTION_LOOKBACK);
-        for question in recent_questions {
-            let understanding = match self.assistant.understand(&question.body).await {
-                Ok(understanding) => understanding,
-                // Still learning the knowledge base: nothing to suggest yet.
-                Err(ServiceError::Unavailable(_)) => return Ok(Vec::new()),
+        for message in recent_questions {
+            match self.assistant.understand(&message.body).await {
+                Ok(understanding) if matches!(understanding.decision, Decision::Intent(_)) => {}
+                Ok(understanding) => return Ok(Some((message, Some(understanding)))),
+                Err(ServiceError::Unavailable(_)) => return Ok(Some((message, None))),
                 Err(error) => return Err(error),
-            };
-            if matches!(understanding.decision, Decision::Intent(_)) {
-                continue;
             }
-            return Ok(understanding
-                .answers
-                .into_iter()
-                .filter(|candidate| candidate.confidence >= MIN_SUGGESTION_CONFIDENCE)
-                .take(SUGGESTIONS)
-                .map(|candidate| SuggestedReply {
-                    faq_id: candidate.entry.id,
-                    question: candidate.entry.content.question,
-                    answer: candidate.entry.content.answer_markdown,
-                    confidence: candidate.confidence,
-                })
-                .collect());
         }
-        Ok(Vec::new())
+        Ok(None)
     }
 
     /// A draft FAQ entry from an agent's reply: the customer's question before it as the
@@ -472,10 +490,9 @@ impl DeskService {
             .iter()
             .position(|m| m.id == reply && m.author == Author::Agent)
             .ok_or(ServiceError::NotFound)?;
-        let question = messages[..position]
-            .iter()
-            .rev()
-            .find(|m| m.author == Author::Customer)
+        let (question, _) = self
+            .latest_question(&messages[..position])
+            .await?
             .ok_or_else(|| {
                 ServiceError::Invalid(ValidationError::new(
                     "message",
@@ -527,7 +544,8 @@ impl DeskService {
     pub async fn set_capacity(&self, user: UserId, raw: &str) -> Result<(), ServiceError> {
         let capacity = parse_capacity(raw).map_err(ServiceError::Invalid)?;
         self.store.set_capacity(user, capacity).await?;
-        self.conversations.route_queue().await
+        self.conversations.route_queue().await?;
+        Ok(())
     }
 
     pub async fn inbox_members(&self, inbox: InboxId) -> Result<Vec<UserId>, ServiceError> {
@@ -541,7 +559,8 @@ impl DeskService {
     ) -> Result<(), ServiceError> {
         self.store.inbox(inbox).await?;
         self.store.set_inbox_members(inbox, members).await?;
-        self.conversations.route_queue().await
+        self.conversations.route_queue().await?;
+        Ok(())
     }
 
     pub async fn teams(&self) -> Result<Vec<Team>, ServiceError> {
@@ -563,7 +582,8 @@ impl DeskService {
         members: Vec<UserId>,
     ) -> Result<(), ServiceError> {
         self.store.set_team_members(team, members).await?;
-        self.conversations.route_queue().await
+        self.conversations.route_queue().await?;
+        Ok(())
     }
 
     pub async fn routing_rules(&self) -> Result<Vec<RoutingRule>, ServiceError> {

@@ -1,6 +1,7 @@
-//! FAQ answers: Markdown rendered to HTML, then cleaned by an allow-list sanitiser.
+//! FAQ answers and agents' replies: Markdown rendered to HTML, then cleaned by an allow-list
+//! sanitiser.
 
-use crate::domain::SanitizedHtml;
+use crate::domain::{Author, Message, SanitizedHtml};
 use pulldown_cmark::{Options, Parser, html};
 use std::sync::OnceLock;
 
@@ -23,6 +24,18 @@ pub fn render(markdown: &str) -> SanitizedHtml {
     let mut unsafe_html = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut unsafe_html, Parser::new_ext(markdown, options));
     SanitizedHtml::from_sanitizer(sanitizer().clean(&unsafe_html).to_string())
+}
+
+/// A message as rich text, the way the customer sees it: FAQ answers and agents' public
+/// replies are Markdown (agents often paste an answer); everything else is plain text (`None`).
+pub fn rendered_message(message: &Message) -> Option<SanitizedHtml> {
+    let is_answer = message.details.get("kind").and_then(|k| k.as_str()) == Some("answer");
+    let rich = match message.author {
+        Author::Bot => is_answer,
+        Author::Agent => !message.private,
+        Author::Customer | Author::System => false,
+    };
+    rich.then(|| render(&message.body))
 }
 
 #[cfg(test)]

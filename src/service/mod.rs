@@ -20,7 +20,7 @@ pub use conversations::{ConversationService, SetUser, Transcript, Visitor};
 pub use desk::{DeskConversation, DeskLists, DeskService, SuggestedReply};
 pub use error::ServiceError;
 pub use knowledge::{KnowledgeResult, KnowledgeService};
-pub use markdown::render as render_markdown;
+pub use markdown::{render as render_markdown, rendered_message};
 pub use secrets::{SessionToken, constant_time_eq, random_hex_token};
 pub use system::SystemService;
 

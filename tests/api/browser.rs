@@ -143,6 +143,15 @@ impl Chromium {
         }
     }
 
+    /// Clicks the first element matching `css` (waiting for it), as a person would.
+    pub async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        let outcome = self
+            .post(&format!("/element/{element}/click"), json!({}))
+            .await;
+        assert!(outcome.is_null(), "clicking {css}: {outcome}");
+    }
+
     pub async fn type_into(&self, css: &str, text: &str) {
         let element = self.find(css).await;
         self.post(
@@ -229,6 +238,11 @@ impl Chromium {
         .as_str()
         .unwrap_or_default()
         .to_string()
+    }
+
+    /// Leaves any frame for the page itself.
+    pub async fn leave_frames(&self) {
+        self.post("/frame", json!({ "id": null })).await;
     }
 
     pub async fn screenshot(&self, name: &str) -> PathBuf {

@@ -1,9 +1,14 @@
 //! The agent desk through the real server: routing to the least-loaded agent with room,
 //! the queue draining, notes that never reach the customer, inbox scoping (404), transfer,
-//! resolve, reopen, hand back to the bot, suggested replies, save as FAQ, live streams.
+//! resolve, reopen, hand back to the bot, suggested replies, save as FAQ, live streams, and
+//! the whole handoff in two real browsers (customer on a shop page, agent on the desk).
 
+use crate::browser::Chromium;
 use crate::helpers::{Browser, TestApp, csrf_token_in};
-use crate::widget::{Customer, go_online, read_frames, set_capacity, trained_widget};
+use crate::widget::{
+    Customer, allow_origin, go_online, open_widget, read_frames, serve_shop_page, set_capacity,
+    trained_widget,
+};
 use reqwest::StatusCode;
 
 /// `n` in `data-count="view">n<` of a desk page.
@@ -547,5 +552,125 @@ async fn admin_pages_for_teams_rules_capacity_and_canned_responses() {
             .contains("Refunds take")
     );
     // The desk's "/" menu reads them: none left.
+    app.stop().await;
+}
+
+/// Signs `email` in on a real browser, as an agent would at the start of the day.
+async fn sign_in(chromium: &Chromium, app: &TestApp, email: &str, password: &str) {
+    chromium.goto(&format!("{}/login", app.address)).await;
+    chromium.type_into("input[name=email]", email).await;
+    chromium
+        .type_into("input[name=password]", &format!("{password}\n"))
+        .await;
+    chromium.wait_until("location.pathname !== '/login'").await;
+}
+
+#[tokio::test]
+async fn in_real_browsers_a_handoff_reaches_the_desk_live_and_the_reply_reaches_the_customer() {
+    let Some(agent) = Chromium::start().await else {
+        return;
+    };
+    let customer = Chromium::start().await.expect("a second browser");
+    let (app, admin, inbox) = trained_widget().await;
+    app.user(&admin, "alice@example.com", "agent").await;
+    add_to_inbox(&admin, &[2]).await;
+    let (shop, shop_server) = serve_shop_page(&app.address, &inbox);
+    allow_origin(&admin, &shop).await;
+
+    // The agent opens the desk and goes online from the presence menu.
+    sign_in(&agent, &app, "alice@example.com", "agent password 123").await;
+    agent.goto(&format!("{}/desk", app.address)).await;
+    agent
+        .execute(
+            "const menu = document.getElementById('presence'); menu.value = 'online'; \
+             menu.dispatchEvent(new Event('change'));",
+        )
+        .await;
+    agent
+        .wait_until("document.querySelector('select.presence-online')")
+        .await;
+    agent
+        .wait_until("document.querySelector('.desk-none')")
+        .await;
+
+    // A customer on the shop's page asks the bot, then for a person.
+    open_widget(&customer, &shop).await;
+    customer
+        .type_into(
+            "#composer-body",
+            "My parcel has not arrived, where is it?\n",
+        )
+        .await;
+    customer
+        .wait_until("document.querySelector('.msg-bot')")
+        .await;
+    customer
+        .type_into("#composer-body", "talk to a human\n")
+        .await;
+    customer
+        .wait_until("document.querySelector('.status-bar.assigned')")
+        .await;
+
+    // The desk, never reloaded, lists it in Mine: routing gave it to the one agent online.
+    agent
+        .wait_until("document.querySelector('.desk-row a')")
+        .await;
+    let row = agent.text_of(".desk-row").await;
+    assert!(row.to_lowercase().contains("assigned"), "{row}");
+    agent.screenshot("desk-arrived.png").await;
+
+    agent.click(".desk-row a").await;
+    agent
+        .wait_until("document.querySelector('.insert-suggestion')")
+        .await;
+    let transcript = agent.text_of("#transcript").await;
+    assert!(
+        transcript.contains("My parcel has not arrived") && transcript.contains("Bot"),
+        "the bot's part too: {transcript}"
+    );
+    let suggestion = agent.text_of(".suggested").await;
+    assert!(
+        suggestion.contains("My order hasn't arrived yet"),
+        "{suggestion}"
+    );
+    agent.click(".insert-suggestion").await;
+    agent
+        .wait_until("document.getElementById('composer-body').value.includes('Check the tracking')")
+        .await;
+    agent.type_into("#composer-body", " Anything else?\n").await;
+    agent
+        .wait_until("document.querySelector('.dmsg-agent')")
+        .await;
+    let shot = agent.screenshot("desk-conversation.png").await;
+
+    // The customer sees the reply live, rendered as the FAQ answer was.
+    customer
+        .wait_until(
+            "[...document.querySelectorAll('.msg-agent')].some(m => m.textContent.includes('Anything else?'))",
+        )
+        .await;
+    let author = customer.text_of(".msg-agent .msg-author").await;
+    assert_eq!(author, "Test User", "the customer sees who answers");
+    customer.leave_frames().await;
+    customer.screenshot("widget-agent-reply.png").await;
+
+    // The reply becomes a draft FAQ entry for the question the customer asked.
+    agent.click(".dmsg-agent .save-faq button").await;
+    agent.wait_until("document.querySelector('a.saved')").await;
+    agent.click("a.saved").await;
+    agent
+        .wait_until("/^\\/knowledge\\/\\d+$/.test(location.pathname)")
+        .await;
+    let editor = agent
+        .execute("return document.querySelector('main').innerHTML;")
+        .await;
+    let editor = editor.as_str().unwrap_or_default();
+    assert!(editor.contains("My parcel has not arrived"), "{editor}");
+    assert!(editor.contains("Anything else?"), "{editor}");
+    eprintln!("screenshots: {}", shot.display());
+
+    agent.quit().await;
+    customer.quit().await;
+    shop_server.stop(false).await;
     app.stop().await;
 }

@@ -201,7 +201,7 @@ async fn asking_for_a_person_hands_off_once_and_the_bot_stays_silent() {
     // The only agent online takes one chat at a time.
     set_capacity(&admin, 1, "1").await;
     let html = customer.say("转人工").await;
-    assert!(html.contains("正在为您转接人工客服"), "{html}");
+    assert!(html.contains("已为您接通人工客服"), "{html}");
     assert!(
         html.contains("客服已接入对话"),
         "routed to the online agent at once: {html}"
@@ -222,7 +222,7 @@ async fn asking_for_a_person_hands_off_once_and_the_bot_stays_silent() {
     // The button is a second trigger on an already handed-off conversation: nothing new.
     let response = customer.post("handoff", &[]).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_eq!(count(&customer.chat().await, "转接人工客服…"), 1);
+    assert_eq!(count(&customer.chat().await, "已为您接通人工客服"), 1);
 
     // A second customer queues behind the first.
     let second = Customer::new(&app, &inbox);
@@ -242,7 +242,7 @@ async fn unanswered_messages_and_anger_hand_off_too() {
     lost.say("what's the weather on Mars").await;
     let html = lost.say("recommend a good movie about pirates").await;
     assert!(
-        html.contains("Connecting you to a person"),
+        html.contains("You&#39;re through to a person"),
         "two unanswered in a row: {html}"
     );
 
@@ -251,7 +251,7 @@ async fn unanswered_messages_and_anger_hand_off_too() {
         .say("This is the worst service ever, absolutely terrible and useless!!!")
         .await;
     assert!(
-        html.contains("Connecting you to a person"),
+        html.contains("You&#39;re through to a person"),
         "upset customer: {html}"
     );
     app.stop().await;
@@ -628,7 +628,7 @@ async fn widget_limits_and_framing_rules() {
 }
 
 /// Lets `origin` embed the first inbox, through the admin form.
-async fn allow_origin(admin: &Browser, origin: &str) {
+pub(crate) async fn allow_origin(admin: &Browser, origin: &str) {
     let response = save_inbox(
         admin,
         &[
@@ -643,7 +643,7 @@ async fn allow_origin(admin: &Browser, origin: &str) {
 }
 
 /// A shop's plain page on its own port, with the snippet pasted in.
-fn serve_shop_page(kefu: &str, inbox: &str) -> (String, actix_web::dev::ServerHandle) {
+pub(crate) fn serve_shop_page(kefu: &str, inbox: &str) -> (String, actix_web::dev::ServerHandle) {
     let page = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Teapot Shop</title>\
          <style>body{{font-family:serif;margin:40px;background:#fdf6e3}} div,button,iframe{{border:4px solid red}}</style>\
@@ -673,16 +673,9 @@ fn serve_shop_page(kefu: &str, inbox: &str) -> (String, actix_web::dev::ServerHa
     (address, handle)
 }
 
-#[tokio::test]
-async fn in_a_real_browser_a_customer_on_a_shop_page_gets_answers_and_a_person() {
-    let Some(chromium) = crate::browser::Chromium::start().await else {
-        return;
-    };
-    let (app, admin, inbox) = trained_widget().await;
-    go_online(&admin).await;
-    let (shop, shop_server) = serve_shop_page(&app.address, &inbox);
-    allow_origin(&admin, &shop).await;
-
+/// Opens the shop's page and the chat in it, the way a customer does, and enters the chat's
+/// frame.
+pub(crate) async fn open_widget(chromium: &crate::browser::Chromium, shop: &str) {
     chromium.goto(&format!("{shop}/")).await;
     chromium
         .wait_until("document.querySelector('kefu-widget')")
@@ -700,6 +693,19 @@ async fn in_a_real_browser_a_customer_on_a_shop_page_gets_answers_and_a_person()
     chromium
         .wait_until("document.querySelector('#composer-body')")
         .await;
+}
+
+#[tokio::test]
+async fn in_a_real_browser_a_customer_on_a_shop_page_gets_answers_and_a_person() {
+    let Some(chromium) = crate::browser::Chromium::start().await else {
+        return;
+    };
+    let (app, admin, inbox) = trained_widget().await;
+    go_online(&admin).await;
+    let (shop, shop_server) = serve_shop_page(&app.address, &inbox);
+    allow_origin(&admin, &shop).await;
+
+    open_widget(&chromium, &shop).await;
     // The chat keeps its own look whatever the shop's CSS says.
     chromium
         .wait_until("getComputedStyle(document.querySelector('.send')).borderTopStyle !== 'solid'")
@@ -736,7 +742,7 @@ async fn in_a_real_browser_a_customer_on_a_shop_page_gets_answers_and_a_person()
     let status = chromium.text_of(".status-bar.assigned").await;
     assert!(status.contains("客服已接入对话"), "with a person: {status}");
     let transcript = chromium.text_of("#messages").await;
-    assert!(transcript.contains("正在为您转接人工客服"), "{transcript}");
+    assert!(transcript.contains("已为您接通人工客服"), "{transcript}");
     let shot = chromium.screenshot("widget-handoff.png").await;
     eprintln!("screenshots: {}", shot.display());
 

@@ -312,10 +312,20 @@ async fn save_as_faq(
         )
         .await
     {
-        Ok(entry) if is_htmx(&request) => page(&SavedFaqFragment {
-            entry_id: entry.id.get(),
-        }),
-        Ok(entry) => Ok(redirect(&format!("/knowledge/{}/edit", entry.id))),
+        Ok(entry) => {
+            // Admins review and publish it; agents can read it.
+            let is_admin = who.session.user.is_admin();
+            let link = if is_admin {
+                format!("/knowledge/{}/edit", entry.id)
+            } else {
+                format!("/knowledge/{}", entry.id)
+            };
+            if is_htmx(&request) {
+                page(&SavedFaqFragment { link, is_admin })
+            } else {
+                Ok(redirect(&link))
+            }
+        }
         Err(error) => refused(&request, error),
     }
 }

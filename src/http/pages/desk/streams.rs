@@ -30,6 +30,7 @@ pub(super) async fn desk_events(
         receiver: state.desk.watch_desk(),
         state: state.clone(),
         user,
+        last_refresh: None,
     };
     state.metrics.sse_opened();
     Ok(event_stream(futures_util::stream::unfold(
@@ -54,6 +55,8 @@ struct DeskStream {
     receiver: tokio::sync::broadcast::Receiver<ConversationEvent>,
     state: web::Data<AppState>,
     user: UserId,
+    /// When the last "changed" went out.
+    last_refresh: Option<tokio::time::Instant>,
 }
 
 impl Drop for DeskStream {
@@ -62,7 +65,8 @@ impl Drop for DeskStream {
     }
 }
 
-/// Several changes within this window reach the desk as one refresh.
+/// A change reaches the desk at once; more changes within this window after it reach it
+/// as one more refresh at the window's end, so a burst costs the page two reloads.
 const FOLD_WINDOW: std::time::Duration = std::time::Duration::from_millis(150);
 
 impl DeskStream {
@@ -77,11 +81,15 @@ impl DeskStream {
             }
             Ok(Err(RecvError::Closed)) => None,
             Ok(Ok(_) | Err(RecvError::Lagged(_))) => {
-                let fold_until = tokio::time::Instant::now() + FOLD_WINDOW;
-                while let Ok(Ok(_) | Err(RecvError::Lagged(_))) =
-                    tokio::time::timeout_at(fold_until, self.receiver.recv()).await
+                if let Some(last) = self.last_refresh
+                    && last.elapsed() < FOLD_WINDOW
                 {
+                    while let Ok(Ok(_) | Err(RecvError::Lagged(_))) =
+                        tokio::time::timeout_at(last + FOLD_WINDOW, self.receiver.recv()).await
+                    {
+                    }
                 }
+                self.last_refresh = Some(tokio::time::Instant::now());
                 Some((Ok(web::Bytes::from(sse_frame("changed", None, "1"))), self))
             }
         }

@@ -4,10 +4,13 @@
 use std::collections::HashMap;
 
 use askama::Template;
+use askama::filters::Safe;
 
-use crate::domain::{Author, ConversationStatus, DeskView, Message, TeamId, UserId};
+use crate::domain::{Author, ConversationStatus, DeskView, Message, SanitizedHtml, TeamId, UserId};
 use crate::http::views::{Layout, render};
-use crate::service::{DeskConversation, DeskLists, SuggestedReply};
+use crate::service::{
+    DeskConversation, DeskLists, SuggestedReply, render_markdown, rendered_message,
+};
 
 pub struct ViewTab {
     pub name: &'static str,
@@ -105,6 +108,8 @@ pub struct DeskMessageView {
     pub author: &'static str,
     pub author_label: String,
     pub text: String,
+    /// Sanitised Markdown of bot answers and public replies, as the customer saw them.
+    markup: Option<SanitizedHtml>,
     pub private: bool,
     pub source: Option<String>,
     pub confidence: Option<String>,
@@ -136,6 +141,7 @@ impl DeskMessageView {
             author: message.author.as_str(),
             author_label,
             text: message.body.clone(),
+            markup: rendered_message(message),
             private: message.private,
             source: text_of("question"),
             confidence: details
@@ -149,6 +155,13 @@ impl DeskMessageView {
             can_save_as_faq: message.author == Author::Agent && !message.private,
             time: clock(message.created_at.unix_seconds()),
         }
+    }
+}
+
+impl DeskMessageView {
+    /// The Markdown sanitiser's output, and only that, unescaped.
+    pub fn markup(&self) -> Option<Safe<&str>> {
+        self.markup.as_ref().map(|html| Safe(html.as_str()))
     }
 }
 
@@ -348,11 +361,17 @@ impl SuggestionsFragment {
     fn percent(&self, confidence: &f32) -> String {
         format!("{:.0}%", confidence * 100.0)
     }
+
+    /// The answer as the customer would see it: the Markdown sanitiser's output, unescaped.
+    fn preview(&self, markdown: &str) -> Safe<String> {
+        Safe(render_markdown(markdown).as_str().to_string())
+    }
 }
 
 /// What replaces "Save as FAQ" once the draft exists.
 #[derive(Template)]
 #[template(path = "desk/saved_faq.html")]
 pub(super) struct SavedFaqFragment {
-    pub(super) entry_id: i64,
+    pub(super) link: String,
+    pub(super) is_admin: bool,
 }
