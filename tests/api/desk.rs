@@ -674,3 +674,35 @@ async fn in_real_browsers_a_handoff_reaches_the_desk_live_and_the_reply_reaches_
     shop_server.stop(false).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_away_agent_gets_no_new_chats_and_coming_online_takes_the_queue() {
+    let (app, admin, inbox) = trained_widget().await;
+    let (alice, bob) = two_agents(&app, &admin).await;
+    let response = alice
+        .submit("/desk", "/desk/presence", &[("presence", "away")])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(alice.get_html("/desk").await.contains("presence-away"));
+    set_capacity(&admin, 3, "1").await;
+
+    let first = Customer::new(&app, &inbox);
+    first.say("talk to a human").await;
+    let second = Customer::new(&app, &inbox);
+    let html = second.say("talk to a human").await;
+    assert!(html.contains("Your place in the queue: 1"), "{html}");
+    assert_eq!(count(&bob, "mine").await, 1);
+    assert_eq!(count(&alice, "mine").await, 0, "away takes no new chats");
+
+    // Alice comes online: the waiting customer is hers at once.
+    go_online(&alice).await;
+    assert_eq!(count(&alice, "mine").await, 1);
+    assert_eq!(count(&alice, "waiting").await, 0);
+    assert!(
+        second
+            .chat()
+            .await
+            .contains("You&#39;re chatting with a person")
+    );
+    app.stop().await;
+}
