@@ -1,5 +1,5 @@
 //! The index's schema and how an FAQ entry becomes a tantivy document. Change either and
-//! bump `SCHEMA_VERSION`, so that existing indexes are rebuilt instead of misread.
+//! bump `KNOWLEDGE_SCHEMA_VERSION`, so that existing indexes are rebuilt instead of misread.
 
 use super::analyzer::ANALYZER_NAME;
 use crate::domain::FaqEntry;

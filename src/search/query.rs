@@ -31,28 +31,10 @@ pub(super) fn prepare(
     text: &str,
     filter: &KnowledgeFilter,
 ) -> Option<PreparedQuery> {
-    let terms = analyzer::terms(
-        analyzer,
-        leading_bytes(text, MAX_QUERY_BYTES),
-        MAX_QUERY_TERMS,
-    );
-    if terms.is_empty() {
-        return None;
-    }
-    let mut any_term: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    for term in &terms {
-        for (field, boost) in boosted_fields(fields) {
-            let term_query = TermQuery::new(
-                Term::from_field_text(field, term),
-                IndexRecordOption::WithFreqs,
-            );
-            any_term.push((
-                Occur::Should,
-                Box::new(BoostQuery::new(Box::new(term_query), boost)),
-            ));
-        }
-    }
-    let text_query: Box<dyn Query> = Box::new(BooleanQuery::new(any_term));
+    let PreparedQuery {
+        query: text_query,
+        terms,
+    } = any_term(analyzer, &boosted_fields(fields), text)?;
     let filters = filter_clauses(fields, filter);
     let query: Box<dyn Query> = if filters.is_empty() {
         text_query
@@ -62,6 +44,41 @@ pub(super) fn prepare(
         Box::new(BooleanQuery::new(all))
     };
     Some(PreparedQuery { query, terms })
+}
+
+/// Every analyzed term of `text` as an optional clause on each of `fields`, boosted by the
+/// field's weight: any shared word matches, more and rarer shared words rank higher. `None`
+/// when the text has no words.
+pub(super) fn any_term(
+    analyzer: &TextAnalyzer,
+    fields: &[(Field, f32)],
+    text: &str,
+) -> Option<PreparedQuery> {
+    let terms = analyzer::terms(
+        analyzer,
+        leading_bytes(text, MAX_QUERY_BYTES),
+        MAX_QUERY_TERMS,
+    );
+    if terms.is_empty() {
+        return None;
+    }
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for term in &terms {
+        for &(field, boost) in fields {
+            let term_query = TermQuery::new(
+                Term::from_field_text(field, term),
+                IndexRecordOption::WithFreqs,
+            );
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(term_query), boost)),
+            ));
+        }
+    }
+    Some(PreparedQuery {
+        query: Box::new(BooleanQuery::new(clauses)),
+        terms,
+    })
 }
 
 /// The filter as required clauses that match exactly and add nothing to the score, so the

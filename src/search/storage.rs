@@ -7,12 +7,8 @@ use std::path::Path;
 use tantivy::Index;
 use tantivy::schema::Schema;
 
-/// The version of the schema and analyzer this build writes. Bump it whenever `document.rs`
-/// or `analyzer.rs` changes what is indexed: an index written by another version is rebuilt
-/// at start-up.
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// Holds `SCHEMA_VERSION` as decimal text. tantivy ignores files it does not manage, so the
+/// Holds the index's schema version as decimal text (each index kind has its own: see
+/// `KNOWLEDGE_SCHEMA_VERSION`, `TICKET_SCHEMA_VERSION`). tantivy ignores files it does not manage, so the
 /// file lives next to the index's own.
 pub(super) const VERSION_FILE: &str = "kefu-index-version";
 
@@ -25,21 +21,21 @@ pub(super) struct Reusable {
 /// Why an index on disk cannot be reused; logged before it is wiped.
 pub(super) type Unusable = String;
 
-/// Opens the index in `dir` if it was written by this schema version and has been built
+/// Opens the index in `dir` if it was written by schema `version` and has been built
 /// (committed with a sequence) at least once.
-pub(super) fn probe(dir: &Path, schema: &Schema) -> Result<Reusable, Unusable> {
+pub(super) fn probe(dir: &Path, schema: &Schema, version: u32) -> Result<Reusable, Unusable> {
     let version_path = dir.join(VERSION_FILE);
-    let version = match std::fs::read_to_string(&version_path) {
-        Ok(version) => version,
+    let found_version = match std::fs::read_to_string(&version_path) {
+        Ok(found) => found,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             return Err("no index yet".into());
         }
         Err(error) => return Err(format!("cannot read {}: {error}", version_path.display())),
     };
-    if version.trim() != SCHEMA_VERSION.to_string() {
+    if found_version.trim() != version.to_string() {
         return Err(format!(
-            "written with schema version {:?}, this build uses {SCHEMA_VERSION}",
-            version.trim()
+            "written with schema version {:?}, this build uses {version}",
+            found_version.trim()
         ));
     }
     let index = Index::open_in_dir(dir).map_err(|error| format!("cannot open: {error}"))?;
@@ -67,8 +63,8 @@ pub(super) fn probe(dir: &Path, schema: &Schema) -> Result<Reusable, Unusable> {
 }
 
 /// Removes everything in `dir` (but not `dir` itself, which may be a mount point), then
-/// creates an empty index there and marks it with this build's schema version.
-pub(super) fn recreate(dir: &Path, schema: Schema) -> Result<Index, SearchError> {
+/// creates an empty index there and marks it with schema `version`.
+pub(super) fn recreate(dir: &Path, schema: Schema, version: u32) -> Result<Index, SearchError> {
     let io_error = |source| SearchError::Io {
         path: dir.to_path_buf(),
         source,
@@ -84,16 +80,16 @@ pub(super) fn recreate(dir: &Path, schema: Schema) -> Result<Index, SearchError>
         removed.map_err(io_error)?;
     }
     let index = Index::create_in_dir(dir, schema)?;
-    write_version_file(dir)?;
+    write_version_file(dir, version)?;
     Ok(index)
 }
 
 /// Written after the index is created, through a rename, so a crash leaves either no
 /// version file (and a rebuild) or a complete one.
-fn write_version_file(dir: &Path) -> Result<(), SearchError> {
+fn write_version_file(dir: &Path, version: u32) -> Result<(), SearchError> {
     let final_path = dir.join(VERSION_FILE);
     let temporary_path = dir.join(format!("{VERSION_FILE}.tmp"));
-    std::fs::write(&temporary_path, format!("{SCHEMA_VERSION}\n"))
+    std::fs::write(&temporary_path, format!("{version}\n"))
         .and_then(|()| std::fs::rename(&temporary_path, &final_path))
         .map_err(|source| SearchError::Io {
             path: final_path,
@@ -101,7 +97,7 @@ fn write_version_file(dir: &Path) -> Result<(), SearchError> {
         })
 }
 
-/// The commit payload records the last knowledge-base sequence the index reflects.
+/// The commit payload records the last change sequence of the store the index reflects.
 pub(super) fn payload(sequence: i64) -> String {
     sequence.to_string()
 }
