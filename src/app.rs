@@ -7,8 +7,9 @@ use crate::http::{self, AppState, CsrfKey, Metrics, Server, ServerHandle};
 use crate::ml::{Embedder, ModelSource};
 use crate::realtime::Hub;
 use crate::service::{
-    AccountService, AssistantService, ConversationService, DeskService, KnowledgeService,
-    SystemService, ThresholdOverrides, random_hex_token,
+    AccountService, ApiTokenService, AssistantService, ConversationLog, ConversationService,
+    DeskService, KnowledgeService, SystemService, ThresholdOverrides, TicketService,
+    WebhookService, random_hex_token,
 };
 use crate::store::Store;
 use anyhow::Context;
@@ -24,6 +25,8 @@ pub struct App {
     setup_token: Option<String>,
     index_follower: tokio::task::JoinHandle<()>,
     assistant_follower: tokio::task::JoinHandle<()>,
+    /// The ticket index follower, the SLA deadline sweeper and the webhook sender.
+    background: Vec<tokio::task::JoinHandle<()>>,
     hub: Arc<Hub>,
     lock: DataDirLock,
 }
@@ -78,10 +81,29 @@ impl App {
         // Trains in the background: the server answers at once, the bot once it is ready.
         let assistant_follower = assistant.follow_changes();
         let hub = Arc::new(Hub::new());
+        let webhooks = WebhookService::new(store.clone())
+            .await
+            .context("loading the webhooks")?;
+        let webhook_sender = webhooks.run();
+        let log = Arc::new(ConversationLog::new(
+            store.clone(),
+            Arc::clone(&hub),
+            Arc::clone(&webhooks),
+        ));
+        let tickets =
+            TicketService::open(store.clone(), &data_dir.ticket_index(), Arc::clone(&log))
+                .await
+                .context("opening the ticket index")?;
+        let background = vec![
+            tickets.follow_changes(),
+            tickets.watch_deadlines(),
+            webhook_sender,
+        ];
         let conversations = Arc::new(ConversationService::new(
             store.clone(),
             Arc::clone(&assistant),
-            Arc::clone(&hub),
+            Arc::clone(&log),
+            Arc::clone(&tickets),
         ));
         conversations
             .ensure_default_inbox("")
@@ -93,6 +115,7 @@ impl App {
             Arc::clone(&conversations),
             Arc::clone(&assistant),
             Arc::clone(&knowledge),
+            Arc::clone(&tickets),
         ));
 
         let listener = TcpListener::bind(&config.bind)
@@ -104,6 +127,9 @@ impl App {
             assistant,
             conversations,
             desk,
+            tickets,
+            api_tokens: Arc::new(ApiTokenService::new(store.clone())),
+            webhooks,
             system: SystemService::new(store.clone()),
             metrics: Arc::new(Metrics::new().context("registering metrics")?),
             csrf_key,
@@ -118,6 +144,7 @@ impl App {
             setup_token,
             index_follower,
             assistant_follower,
+            background,
             hub,
             lock,
         })
@@ -151,6 +178,7 @@ impl App {
             lock,
             index_follower,
             assistant_follower,
+            background,
             hub,
             ..
         } = self;
@@ -160,6 +188,9 @@ impl App {
         hub.close_all();
         index_follower.abort();
         assistant_follower.abort();
+        for task in background {
+            task.abort();
+        }
         store.close().await;
         drop(lock);
         tracing::info!("kefu stopped");

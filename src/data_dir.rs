@@ -63,6 +63,15 @@ impl DataDir {
         self.index_root().join("knowledge")
     }
 
+    pub fn ticket_index(&self) -> PathBuf {
+        self.index_root().join("tickets")
+    }
+
+    /// Files attached to tickets and chat messages, under random names.
+    pub fn attachments(&self) -> PathBuf {
+        self.root.join("attachments")
+    }
+
     /// The trained intent model; derived too (retrained when missing).
     pub fn assistant_model(&self) -> PathBuf {
         self.root.join("assistant")

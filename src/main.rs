@@ -36,6 +36,7 @@ fn set_inference_threads() {}
 
 fn main() -> ExitCode {
     set_inference_threads();
+    kefu::service::install_tls_provider();
     let cli = Cli::parse();
     let config = match cli.load_config() {
         Ok(config) => config,

@@ -4,6 +4,7 @@ pub mod account;
 pub mod conversation;
 pub mod desk;
 pub mod ids;
+pub mod integration;
 pub mod intent;
 pub mod knowledge;
 pub mod masking;
@@ -25,6 +26,7 @@ pub use ids::{
     ApiTokenId, AttachmentId, CannedResponseId, ConversationId, CustomerId, FaqEntryId, InboxId,
     MessageId, RoutingRuleId, SessionId, TeamId, TicketCommentId, TicketId, UserId, WebhookId,
 };
+pub use integration::{ApiScope, ApiToken, Webhook, WebhookEvent, WebhookUrl};
 pub use intent::{BuiltinIntent, IntentLabel, IntentPhrase, NewIntentPhrase};
 pub use knowledge::{
     FaqContent, FaqEntry, FaqInput, FaqStatus, ImportAction, ImportSummary, KnowledgeChange,

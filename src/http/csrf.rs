@@ -142,12 +142,19 @@ async fn offered_token(request: &mut ServiceRequest) -> Result<Option<String>, a
     Ok(None)
 }
 
+/// An API call with a token: the token is the proof, not an ambient cookie, and a browser
+/// can't send another site's `Authorization` header (it needs a CORS preflight kefu never
+/// grants). The API judges such a request by its token alone.
+fn is_api_token_request(request: &HttpRequest) -> bool {
+    request.path().starts_with("/api/") && super::api::caller::bearer_token(request).is_some()
+}
+
 /// Middleware: refuses state-changing requests that are cross-site or lack a valid token.
 pub async fn protect(
     mut request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if !is_state_changing(request.method()) {
+    if !is_state_changing(request.method()) || is_api_token_request(request.request()) {
         return Ok(next.call(request).await?.map_into_left_body());
     }
     let key = request

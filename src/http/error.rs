@@ -30,6 +30,9 @@ pub fn classify(error: &ServiceError) -> (StatusCode, &'static str, String) {
         ServiceError::NotFound => (StatusCode::NOT_FOUND, "not_found", error.to_string()),
         ServiceError::Conflict(message) => (StatusCode::CONFLICT, "conflict", message.clone()),
         ServiceError::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden", message.clone()),
+        ServiceError::Unauthenticated(message) => {
+            (StatusCode::UNAUTHORIZED, "unauthenticated", message.clone())
+        }
         ServiceError::RateLimited { .. } => (
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",

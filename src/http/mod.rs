@@ -25,6 +25,7 @@ use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
 use std::time::Duration;
+use utoipa_actix_web::AppExt;
 
 /// Largest form body kefu accepts (uploads get their own limits).
 const FORM_LIMIT_BYTES: usize = 64 * 1024;
@@ -37,7 +38,13 @@ pub fn server(
 ) -> std::io::Result<Server> {
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
-        App::new()
+        let (app, document) = App::new()
+            .into_utoipa_app()
+            .openapi(api::document_base())
+            .configure(api::v1)
+            .split_for_parts();
+        let document = api::OpenApiDocument(document.to_json().unwrap_or_default());
+        app.app_data(web::Data::new(document))
             .app_data(state.clone())
             .app_data(web::FormConfig::default().limit(FORM_LIMIT_BYTES))
             .app_data(web::JsonConfig::default().limit(FORM_LIMIT_BYTES))
@@ -65,7 +72,6 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(metrics::scrape))
         .route("/static/{path:.*}", web::get().to(assets::serve))
-        .configure(api::routes)
         .configure(widget::routes)
         .configure(pages::routes);
 }

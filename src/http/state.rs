@@ -2,8 +2,8 @@
 
 use super::{CsrfKey, Metrics};
 use crate::service::{
-    AccountService, AssistantService, ConversationService, DeskService, KnowledgeService,
-    SystemService,
+    AccountService, ApiTokenService, AssistantService, ConversationService, DeskService,
+    KnowledgeService, SystemService, TicketService, WebhookService,
 };
 use std::sync::Arc;
 
@@ -14,6 +14,9 @@ pub struct AppState {
     pub assistant: Arc<AssistantService>,
     pub conversations: Arc<ConversationService>,
     pub desk: Arc<DeskService>,
+    pub tickets: Arc<TicketService>,
+    pub api_tokens: Arc<ApiTokenService>,
+    pub webhooks: Arc<WebhookService>,
     pub system: SystemService,
     pub metrics: Arc<Metrics>,
     pub csrf_key: CsrfKey,

@@ -4,8 +4,10 @@ use super::assets;
 use super::auth::SignedIn;
 use super::csrf;
 use super::error::PageError;
+use crate::domain::Timestamp;
 use crate::service::ServiceError;
 use actix_web::HttpResponse;
+use actix_web::cookie::time::OffsetDateTime;
 use actix_web::http::StatusCode;
 use askama::Template;
 
@@ -132,4 +134,51 @@ pub fn redirect(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((actix_web::http::header::LOCATION, location.to_string()))
         .finish()
+}
+
+/// `2025-03-04 09:15 UTC`: the server does not know the reader's time zone, so it says which
+/// one it uses.
+pub fn format_time(at: Timestamp) -> String {
+    match OffsetDateTime::from_unix_timestamp(at.unix_seconds()) {
+        Ok(time) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+            time.year(),
+            u8::from(time.month()),
+            time.day(),
+            time.hour(),
+            time.minute()
+        ),
+        Err(_) => "unknown".to_string(),
+    }
+}
+
+/// A span of time in a few words: "45 min", "3 h 20 min", "2 d 4 h".
+pub fn duration_words(seconds: i64) -> String {
+    let minutes = seconds.abs() / 60;
+    match minutes {
+        0 => "under a minute".to_string(),
+        1..60 => format!("{minutes} min"),
+        60..1440 if minutes % 60 == 0 => format!("{} h", minutes / 60),
+        60..1440 => format!("{} h {} min", minutes / 60, minutes % 60),
+        _ if (minutes / 60) % 24 == 0 => format!("{} d", minutes / 1440),
+        _ => format!("{} d {} h", minutes / 1440, (minutes / 60) % 24),
+    }
+}
+
+/// One option of a `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+impl Choice {
+    pub fn new(value: impl Into<String>, label: impl Into<String>, current: &str) -> Choice {
+        let value = value.into();
+        Choice {
+            selected: value == current,
+            label: label.into(),
+            value,
+        }
+    }
 }

@@ -10,7 +10,9 @@ use hmac::{KeyInit, Mac};
 use serde_json::json;
 
 use super::assistant::{AssistantService, Decision};
+use super::conversation_log::ConversationLog;
 use super::secrets::{SessionToken, constant_time_eq, random_hex_token};
+use super::tickets::TicketService;
 use super::{ServiceError, now};
 use crate::domain::conversation::parse_message_text;
 use crate::domain::desk::{RoutingFacts, pick_team};
@@ -19,7 +21,7 @@ use crate::domain::rate_limit::{RateLimit, RateLimiter};
 use crate::domain::{
     Author, BuiltinIntent, Conversation, ConversationId, ConversationStatus, CustomerId,
     HandoffReason, Inbox, InboxId, InboxInput, InboxSettings, Language, Message, MessageId,
-    NewMessage, Timestamp, ValidationError, WidgetLanguage,
+    NewMessage, Timestamp, ValidationError, WebhookEvent, WidgetLanguage,
 };
 pub use crate::realtime::ConversationEvent;
 use crate::realtime::{Hub, Topic};
@@ -90,7 +92,9 @@ pub struct SetUser {
 pub struct ConversationService {
     store: Store,
     assistant: Arc<AssistantService>,
-    hub: Arc<Hub>,
+    log: Arc<ConversationLog>,
+    /// Left messages become tickets; answers in a chat that waits on a ticket reach it.
+    tickets: Arc<TicketService>,
     messages_by_visitor: Mutex<RateLimiter<CustomerId>>,
     messages_by_ip: Mutex<RateLimiter<IpAddr>>,
     visitors_by_ip: Mutex<RateLimiter<IpAddr>>,
@@ -109,11 +113,17 @@ fn take<K: Eq + std::hash::Hash + Clone>(
 }
 
 impl ConversationService {
-    pub fn new(store: Store, assistant: Arc<AssistantService>, hub: Arc<Hub>) -> Self {
+    pub fn new(
+        store: Store,
+        assistant: Arc<AssistantService>,
+        log: Arc<ConversationLog>,
+        tickets: Arc<TicketService>,
+    ) -> Self {
         Self {
             store,
             assistant,
-            hub,
+            log,
+            tickets,
             messages_by_visitor: Mutex::new(RateLimiter::new(MESSAGES_PER_VISITOR)),
             messages_by_ip: Mutex::new(RateLimiter::new(MESSAGES_PER_IP)),
             visitors_by_ip: Mutex::new(RateLimiter::new(VISITORS_PER_IP)),
@@ -122,7 +132,7 @@ impl ConversationService {
     }
 
     pub fn hub(&self) -> &Arc<Hub> {
-        &self.hub
+        self.log.hub()
     }
 
     // ---- inboxes (admin) ----
@@ -310,7 +320,7 @@ impl ConversationService {
 
     /// Live events for the widget of this visitor.
     pub fn watch(&self, visitor: &Visitor) -> tokio::sync::broadcast::Receiver<ConversationEvent> {
-        self.hub.subscribe(Topic::Customer(visitor.customer))
+        self.log.hub().subscribe(Topic::Customer(visitor.customer))
     }
 
     pub async fn queue_position(&self, id: ConversationId) -> Result<Option<i64>, ServiceError> {
@@ -361,9 +371,14 @@ impl ConversationService {
                 .await?,
             );
         }
+        if let Some(message) = stored.first() {
+            self.tickets
+                .customer_replied(&conversation, message)
+                .await?;
+        }
         if conversation.status.bot_may_reply() {
             // The customer sees the bot "typing" while it reads the knowledge base.
-            self.hub.publish(
+            self.log.hub().publish(
                 Topic::Customer(conversation.customer_id),
                 ConversationEvent::Typing { by_agent: true },
             );
@@ -386,7 +401,7 @@ impl ConversationService {
             .open_conversation(visitor.inbox.id, visitor.customer)
             .await?
         {
-            self.hub.publish(
+            self.log.hub().publish(
                 Topic::Conversation(conversation.id),
                 ConversationEvent::Typing { by_agent: false },
             );
@@ -442,41 +457,50 @@ impl ConversationService {
             .await?;
         let language = self.reply_language(&visitor.inbox, &text);
         let masked = mask_sensitive(&text);
+        let mut stored = self
+            .append(
+                &conversation,
+                vec![NewMessage {
+                    author: Author::Customer,
+                    author_user_id: None,
+                    body: masked.text.clone(),
+                    details: json!({ "left_message": true, "contact": contact }),
+                    private: false,
+                }],
+            )
+            .await?;
+        let ticket = self
+            .tickets
+            .create_from_left_message(&conversation, contact, &masked.text)
+            .await?;
         let hours = visitor.inbox.business_hours();
         let opening = hours.next_opening(now());
+        let number = ticket.id;
         let (zh, en) = if hours.always_open() || opening.unix_seconds() <= now().unix_seconds() {
             (
-                "谢谢！我们已收到您的留言，会尽快通过您留下的联系方式回复。".to_string(),
-                "Thanks! We have your message and will reply to the contact you left as soon as we can.".to_string(),
+                format!(
+                    "谢谢！我们已收到您的留言（工单 #{number}），会尽快在这里回复您，必要时通过您留下的联系方式联系您。"
+                ),
+                format!(
+                    "Thanks! We have your message (request #{number}) and will reply here as soon as we can, or reach you at the contact you left."
+                ),
             )
         } else {
             let when = hours.describe_local(opening);
             (
                 format!(
-                    "谢谢！我们已收到您的留言，将在营业时间（{when} 起）通过您留下的联系方式回复。"
+                    "谢谢！我们已收到您的留言（工单 #{number}），将在营业时间（{when} 起）在这里回复您，必要时通过您留下的联系方式联系您。"
                 ),
                 format!(
-                    "Thanks! We have your message and will reply to the contact you left when we open ({when})."
+                    "Thanks! We have your message (request #{number}) and will reply here when we open ({when}), or reach you at the contact you left."
                 ),
             )
         };
-        let stored = self
-            .append(
-                &conversation,
-                vec![
-                    NewMessage {
-                        author: Author::Customer,
-                        author_user_id: None,
-                        body: masked.text,
-                        details: json!({ "left_message": true, "contact": contact }),
-                        private: false,
-                    },
-                    system_message(&language, &zh, &en),
-                ],
-            )
-            .await?;
+        let mut confirmation = system_message(&language, &zh, &en);
+        confirmation.details = json!({ "ticket_id": number });
+        stored.extend(self.append(&conversation, vec![confirmation]).await?);
         // The widget swaps its form for "we have your message".
-        self.hub.publish(
+        self.log.hub().publish(
             Topic::Customer(conversation.customer_id),
             ConversationEvent::Status(ConversationStatus::Pending),
         );
@@ -620,7 +644,7 @@ impl ConversationService {
             return Ok(conversation);
         }
         let language = self.reply_language(&visitor.inbox, first_text);
-        Ok(self
+        let created = self
             .store
             .create_conversation(
                 visitor.inbox.id,
@@ -628,7 +652,12 @@ impl ConversationService {
                 language.as_str().to_string(),
                 now(),
             )
-            .await?)
+            .await?;
+        self.log
+            .webhooks()
+            .emit(WebhookEvent::ConversationCreated, json!(created))
+            .await;
+        Ok(created)
     }
 
     fn reply_language(&self, inbox: &Inbox, text: &str) -> Language {
@@ -644,47 +673,25 @@ impl ConversationService {
         conversation: &Conversation,
         messages: Vec<NewMessage>,
     ) -> Result<Vec<Message>, ServiceError> {
-        let stored = self
-            .store
-            .append_messages(conversation.id, messages, now())
-            .await?;
-        for message in &stored {
-            let event = ConversationEvent::Message(Box::new(message.clone()));
-            if !message.private {
-                self.hub
-                    .publish(Topic::Customer(conversation.customer_id), event.clone());
-            }
-            if !conversation.status.bot_may_reply() {
-                self.hub.publish(Topic::Desk, event.clone());
-            }
-            self.hub
-                .publish(Topic::Conversation(conversation.id), event);
-        }
-        Ok(stored)
+        self.log.append(conversation, messages).await
     }
 
     /// Tells the customer, the people on the conversation and every desk that it moved.
-    pub(super) fn publish_status(&self, conversation: &Conversation, to: ConversationStatus) {
-        for topic in [
-            Topic::Conversation(conversation.id),
-            Topic::Customer(conversation.customer_id),
-            Topic::Desk,
-        ] {
-            self.hub.publish(topic, ConversationEvent::Status(to));
-        }
+    pub(super) async fn publish_status(&self, conversation: &Conversation, to: ConversationStatus) {
+        self.log.publish_status(conversation, to).await;
     }
 
     /// Gives queued conversations to agents with room (see `Store::drain_queue`); returns
     /// which ones it gave.
     pub(super) async fn route_queue(&self) -> Result<Vec<ConversationId>, ServiceError> {
         let given = self.store.drain_queue(online_since(), now()).await?;
-        Ok(given
-            .into_iter()
-            .map(|(conversation, _agent)| {
-                self.publish_status(&conversation, ConversationStatus::Assigned);
-                conversation.id
-            })
-            .collect())
+        let mut ids = Vec::with_capacity(given.len());
+        for (conversation, _agent) in given {
+            self.publish_status(&conversation, ConversationStatus::Assigned)
+                .await;
+            ids.push(conversation.id);
+        }
+        Ok(ids)
     }
 
     /// The bot's reply to one customer message.
@@ -868,8 +875,21 @@ impl ConversationService {
         };
         // Given to an agent at once: everyone already heard "assigned", not "waiting".
         if !routed {
-            self.publish_status(conversation, to);
+            self.publish_status(conversation, to).await;
         }
+        let handed_off_to = Conversation {
+            status: if routed {
+                ConversationStatus::Assigned
+            } else {
+                to
+            },
+            handoff_reason: Some(reason.as_str().to_string()),
+            ..conversation.clone()
+        };
+        self.log
+            .webhooks()
+            .emit(WebhookEvent::ConversationHandedOff, json!(handed_off_to))
+            .await;
         let details =
             json!({ "kind": "handoff", "reason": reason.as_str(), "status": to.as_str() });
         let message = if routed {

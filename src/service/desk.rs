@@ -9,17 +9,17 @@ use serde_json::json;
 
 use super::assistant::{Decision, Understanding};
 use super::conversations::{ConversationService, online_since};
-use super::{AssistantService, KnowledgeService, ServiceError, now};
+use super::{AssistantService, KnowledgeService, ServiceError, TicketService, now};
 use crate::domain::conversation::parse_message_text;
 use crate::domain::desk::{parse_canned, parse_capacity, parse_team_name};
 use crate::domain::{
     Author, CannedResponse, CannedResponseId, Conversation, ConversationId, ConversationStatus,
-    Customer, DeskAction, DeskScope, DeskView, FaqEntry, FaqEntryId, FaqInput, InboxId, Language,
-    Message, MessageId, NewMessage, Presence, RoutingRule, RoutingRuleId, TeamId, Timestamp,
-    UserId, ValidationError,
+    Customer, CustomerId, DeskAction, DeskScope, DeskView, FaqEntry, FaqEntryId, FaqInput, InboxId,
+    Language, Message, MessageId, NewMessage, Presence, RoutingRule, RoutingRuleId, TeamId,
+    Timestamp, UserId, ValidationError,
 };
 use crate::realtime::{ConversationEvent, Topic};
-use crate::store::{AgentSummary, DeskRow, Store, Team};
+use crate::store::{AgentSummary, DeskRow, Store, Team, TicketRow};
 
 /// Rows per desk list.
 const LIST_LIMIT: i64 = 200;
@@ -58,6 +58,8 @@ pub struct DeskConversation {
     pub agents: Vec<AgentSummary>,
     pub teams: Vec<Team>,
     pub canned: Vec<CannedResponse>,
+    /// The customer's tickets, newest first.
+    pub tickets: Vec<TicketRow>,
 }
 
 pub struct DeskService {
@@ -67,6 +69,7 @@ pub struct DeskService {
     conversations: Arc<ConversationService>,
     assistant: Arc<AssistantService>,
     knowledge: Arc<KnowledgeService>,
+    tickets: Arc<TicketService>,
 }
 
 impl DeskService {
@@ -75,6 +78,7 @@ impl DeskService {
         conversations: Arc<ConversationService>,
         assistant: Arc<AssistantService>,
         knowledge: Arc<KnowledgeService>,
+        tickets: Arc<TicketService>,
     ) -> Self {
         Self {
             store,
@@ -82,6 +86,7 @@ impl DeskService {
             conversations,
             assistant,
             knowledge,
+            tickets,
         }
     }
 
@@ -154,6 +159,54 @@ impl DeskService {
         Ok(self.store.messages_after(id, Some(after), true).await?)
     }
 
+    /// A page of the conversations the agent may see (the API).
+    pub async fn list_conversations(
+        &self,
+        scope: DeskScope,
+        status: Option<ConversationStatus>,
+        customer: Option<CustomerId>,
+        page: i64,
+        per_page: i64,
+    ) -> Result<(Vec<Conversation>, i64), ServiceError> {
+        Ok(self
+            .store
+            .list_conversations(scope, status, customer, page.max(1), per_page)
+            .await?)
+    }
+
+    /// One conversation the agent may see, and its whole transcript (notes included).
+    pub async fn transcript(
+        &self,
+        scope: DeskScope,
+        id: ConversationId,
+    ) -> Result<(Conversation, Vec<Message>), ServiceError> {
+        let conversation = self.store.desk_conversation(scope, id).await?;
+        let messages = self.store.messages_after(id, None, true).await?;
+        Ok((conversation, messages))
+    }
+
+    /// A page of customers (the API); with `email`, only that address.
+    pub async fn customers(
+        &self,
+        email: Option<String>,
+        page: i64,
+        per_page: i64,
+    ) -> Result<(Vec<Customer>, i64), ServiceError> {
+        let (ids, total) = self
+            .store
+            .list_customers(email, page.max(1), per_page)
+            .await?;
+        let mut customers = Vec::with_capacity(ids.len());
+        for id in ids {
+            customers.push(self.store.customer(id).await?);
+        }
+        Ok((customers, total))
+    }
+
+    pub async fn customer(&self, id: CustomerId) -> Result<Customer, ServiceError> {
+        Ok(self.store.customer(id).await?)
+    }
+
     // ---- one conversation ----
 
     pub async fn conversation(
@@ -181,7 +234,9 @@ impl DeskService {
             .store
             .inbox_agents(Some(conversation.inbox_id), online_since())
             .await?;
+        let customer_id = conversation.customer_id;
         Ok(DeskConversation {
+            tickets: self.tickets.of_customer(scope, customer_id).await?.rows,
             conversation,
             inbox_name: inbox.settings.name,
             messages,
@@ -385,7 +440,7 @@ impl DeskService {
                 "someone else changed this conversation; reload it".into(),
             ));
         }
-        self.conversations.publish_status(conversation, to);
+        self.conversations.publish_status(conversation, to).await;
         Ok(())
     }
 

@@ -26,6 +26,9 @@ pub enum ServiceError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Who is asking is unknown (no, a wrong or a revoked API token).
+    #[error("{0}")]
+    Unauthenticated(String),
     #[error("Too many attempts. Try again in {} seconds.", retry_after.as_secs())]
     RateLimited { retry_after: Duration },
     /// Not possible yet (a model still loading); retrying later helps.

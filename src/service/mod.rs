@@ -1,7 +1,9 @@
 //! Use cases: the only layer that coordinates storage, search, models and live updates.
 
 pub mod accounts;
+pub mod api_tokens;
 pub mod assistant;
+pub mod conversation_log;
 pub mod conversations;
 pub mod desk;
 mod error;
@@ -11,11 +13,15 @@ mod markdown;
 mod passwords;
 mod secrets;
 mod system;
+pub mod tickets;
+pub mod webhooks;
 
 /// Listing parameters pass straight through to the store.
-pub use crate::store::{FaqListQuery, FaqPage};
+pub use crate::store::{FaqListQuery, FaqPage, TicketPage, TicketRow};
 pub use accounts::{AccountService, LoginAttempt, LoginOutcome, NewUserRequest, SetupRequest};
+pub use api_tokens::ApiTokenService;
 pub use assistant::{AssistantService, AssistantStatus, ThresholdOverrides, Understanding};
+pub use conversation_log::ConversationLog;
 pub use conversations::{ConversationService, SetUser, Transcript, Visitor};
 pub use desk::{DeskConversation, DeskLists, DeskService, SuggestedReply};
 pub use error::ServiceError;
@@ -23,6 +29,11 @@ pub use knowledge::{KnowledgeResult, KnowledgeService};
 pub use markdown::{render as render_markdown, rendered_message};
 pub use secrets::{SessionToken, constant_time_eq, random_hex_token};
 pub use system::SystemService;
+pub use tickets::{
+    BulkAction, NewTicket, Requester, SlaForm, SlaSettings, TicketDetail, TicketListRequest,
+    TicketService, TicketUpdate,
+};
+pub use webhooks::{WebhookService, install_tls_provider};
 
 use crate::domain::Timestamp;
 

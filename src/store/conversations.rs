@@ -393,6 +393,64 @@ impl Store {
         .await
     }
 
+    /// The customer with this e-mail address (case ignored), or a new one: the requester of
+    /// a ticket an agent or the API opens for someone who never chatted.
+    pub async fn customer_by_email_or_new(
+        &self,
+        email: String,
+        name: Option<String>,
+        now: Timestamp,
+    ) -> Result<CustomerId, StoreError> {
+        self.write(move |conn| {
+            let transaction = conn.transaction()?;
+            let found: Option<i64> = transaction
+                .query_row(
+                    "SELECT id FROM customers WHERE email = ?1 COLLATE NOCASE ORDER BY id LIMIT 1",
+                    [&email],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let id = match found {
+                Some(id) => {
+                    if let Some(name) = &name {
+                        transaction.execute(
+                            "UPDATE customers SET name = coalesce(name, ?2) WHERE id = ?1",
+                            rusqlite::params![id, name],
+                        )?;
+                    }
+                    id
+                }
+                None => {
+                    transaction.execute(
+                        "INSERT INTO customers (name, email, created_at, last_seen_at)
+                         VALUES (?1, ?2, ?3, ?3)",
+                        rusqlite::params![name, email, now.unix_seconds()],
+                    )?;
+                    transaction.last_insert_rowid()
+                }
+            };
+            transaction.commit()?;
+            Ok(CustomerId::new(id))
+        })
+        .await
+    }
+
+    /// Remembers the e-mail a customer left, unless they already have one.
+    pub async fn fill_customer_email(
+        &self,
+        id: CustomerId,
+        email: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE customers SET email = ?2 WHERE id = ?1 AND email IS NULL",
+                rusqlite::params![id.get(), email],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn customer(&self, id: CustomerId) -> Result<Customer, StoreError> {
         self.read(move |conn| {
             conn.query_row(

@@ -48,7 +48,11 @@ fn view_condition(view: DeskView) -> &'static str {
     match view {
         DeskView::Waiting => "c.status = 'waiting'",
         DeskView::Mine => "c.status = 'assigned' AND c.assignee_id = ?1",
-        DeskView::Open => "c.status IN ('waiting', 'assigned', 'pending')",
+        // A left message that became a ticket is worked on the ticket, not here.
+        DeskView::Open => {
+            "(c.status IN ('waiting', 'assigned') OR (c.status = 'pending' AND NOT EXISTS
+                (SELECT 1 FROM ticket_conversations tc WHERE tc.conversation_id = c.id)))"
+        }
         DeskView::Resolved => "c.status = 'resolved'",
     }
 }
@@ -693,6 +697,79 @@ impl Store {
                 return Err(StoreError::NotFound);
             }
             Ok(())
+        })
+        .await
+    }
+}
+
+impl Store {
+    /// A page of the conversations the viewer may see, newest activity first (the API).
+    pub async fn list_conversations(
+        &self,
+        scope: DeskScope,
+        status: Option<ConversationStatus>,
+        customer: Option<CustomerId>,
+        page: i64,
+        per_page: i64,
+    ) -> Result<(Vec<Conversation>, i64), StoreError> {
+        self.read(move |conn| {
+            let conditions = format!(
+                "{IN_SCOPE} AND (?3 IS NULL OR c.status = ?3) AND (?4 IS NULL OR c.customer_id = ?4)"
+            );
+            let status = status.map(ConversationStatus::as_str);
+            let customer = customer.map(CustomerId::get);
+            let total: i64 = conn.query_row(
+                &format!("SELECT count(*) FROM conversations c WHERE {conditions}"),
+                params![scope.user.get(), scope.is_admin, status, customer],
+                |row| row.get(0),
+            )?;
+            let columns = CONVERSATION_COLUMNS
+                .split(',')
+                .map(|column| format!("c.{}", column.trim()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {columns} FROM conversations c WHERE {conditions}
+                 ORDER BY c.updated_at DESC, c.id DESC LIMIT ?5 OFFSET ?6"
+            ))?;
+            let rows = statement.query_map(
+                params![
+                    scope.user.get(),
+                    scope.is_admin,
+                    status,
+                    customer,
+                    per_page,
+                    (page - 1) * per_page
+                ],
+                conversation_from_row,
+            )?;
+            Ok((rows.collect::<Result<_, _>>()?, total))
+        })
+        .await
+    }
+
+    /// A page of customers, newest first; with `email`, only that address (case ignored).
+    pub async fn list_customers(
+        &self,
+        email: Option<String>,
+        page: i64,
+        per_page: i64,
+    ) -> Result<(Vec<CustomerId>, i64), StoreError> {
+        self.read(move |conn| {
+            let total: i64 = conn.query_row(
+                "SELECT count(*) FROM customers WHERE ?1 IS NULL OR email = ?1 COLLATE NOCASE",
+                params![email],
+                |row| row.get(0),
+            )?;
+            let mut statement = conn.prepare_cached(
+                "SELECT id FROM customers WHERE ?1 IS NULL OR email = ?1 COLLATE NOCASE
+                 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+            )?;
+            let rows = statement
+                .query_map(params![email, per_page, (page - 1) * per_page], |row| {
+                    Ok(CustomerId::new(row.get(0)?))
+                })?;
+            Ok((rows.collect::<Result<_, _>>()?, total))
         })
         .await
     }

@@ -9,17 +9,21 @@ mod assistant;
 mod backup;
 mod conversations;
 mod desk;
+mod integrations;
 mod knowledge;
 mod migrations;
 mod settings;
+mod tickets;
 
 pub use accounts::{NewSessionRecord, NewUserRecord};
 pub use assistant::{EmbeddingRecord, ModelKey};
 pub use backup::{BackupSummary, RestoreSummary, restore_database};
 pub use conversations::CustomerIdentity;
 pub use desk::{AgentSummary, DeskRow, Team};
+pub use integrations::{DeliveryRecord, DueDelivery};
 pub use knowledge::{FaqListQuery, FaqPage, FaqRecord, ImportRecord};
 pub use migrations::latest_schema_version;
+pub use tickets::{NewComment, TicketPage, TicketQuery, TicketRow};
 
 use rusqlite::{Connection, OpenFlags};
 use std::panic::AssertUnwindSafe;

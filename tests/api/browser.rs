@@ -67,7 +67,7 @@ impl Chromium {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
-        let client = reqwest::Client::new();
+        let client = crate::helpers::http_client().build().expect("http client");
         let base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         while client.get(format!("{base}/status")).send().await.is_err() {

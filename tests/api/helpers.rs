@@ -162,6 +162,13 @@ impl TestApp {
     }
 }
 
+/// An HTTP client builder for the tests (kefu's TLS provider installed first, as `main`
+/// does: reqwest refuses to build a client without one).
+pub fn http_client() -> reqwest::ClientBuilder {
+    kefu::service::install_tls_provider();
+    reqwest::Client::builder()
+}
+
 /// One browser: its own cookie jar; redirects are not followed so tests can see them.
 pub struct Browser {
     pub address: String,
@@ -172,7 +179,7 @@ impl Browser {
     pub fn new(address: &str) -> Browser {
         Browser {
             address: address.to_string(),
-            client: reqwest::Client::builder()
+            client: http_client()
                 .cookie_store(true)
                 .redirect(Policy::none())
                 .build()
@@ -187,7 +194,7 @@ impl Browser {
         jar.add_cookie_str(cookie, &url);
         Browser {
             address: address.to_string(),
-            client: reqwest::Client::builder()
+            client: http_client()
                 .cookie_provider(jar)
                 .redirect(Policy::none())
                 .build()

@@ -11,6 +11,7 @@ mod knowledge_pages;
 mod process;
 mod security;
 mod storage;
+mod tickets;
 mod tidy;
 mod web_shell;
 mod widget;

@@ -1,21 +1,25 @@
 //! `GET /api/v1/assistant/understand`: what the bot makes of a message — its decision, the
 //! ranked answers with their confidence and why, the intent and the sentiment.
 
+use super::caller::ApiCaller;
+use super::resources::ErrorBody;
 use crate::domain::IntentLabel;
 use crate::domain::ValidationError;
 use crate::http::AppState;
-use crate::http::auth::SignedIn;
 use crate::http::error::ApiError;
 use crate::service::ServiceError;
 use crate::service::assistant::{Decision, ScoredLabel, Sentiment, Thresholds};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 
 /// As long as a chat message may be.
 pub const MAX_MESSAGE_CHARS: usize = 2_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UnderstandParams {
+    /// A customer's message; required.
     q: Option<String>,
 }
 
@@ -44,8 +48,21 @@ struct AnswerView<'a> {
     classifier_rank: Option<usize>,
 }
 
+/// What the bot makes of a message: its decision, the ranked answers with their confidence
+/// and why, the top intent classes and the sentiment.
+#[utoipa::path(
+    tag = "assistant",
+    params(UnderstandParams),
+    responses(
+        (status = 200, description = "`{message, language, decision, thresholds, answers, top_classes, sentiment}`", body = Object),
+        (status = 422, description = "No or a too long message", body = ErrorBody),
+        (status = 503, description = "The bot is still learning the knowledge base", body = ErrorBody)
+    ),
+    security(("token" = []))
+)]
+#[get("/assistant/understand")]
 pub async fn understand(
-    _who: SignedIn,
+    _caller: ApiCaller,
     state: web::Data<AppState>,
     params: web::Query<UnderstandParams>,
 ) -> Result<HttpResponse, ApiError> {

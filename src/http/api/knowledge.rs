@@ -1,23 +1,30 @@
 //! `GET /api/v1/kb/search`: ranked knowledge-base entries with a highlighted snippet.
 
+use super::caller::ApiCaller;
+use super::resources::ErrorBody;
 use crate::domain::{KnowledgeFilter, Language, SnippetPart, ValidationError};
 use crate::http::AppState;
-use crate::http::auth::SignedIn;
 use crate::http::error::ApiError;
 use crate::service::ServiceError;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 
 const MAX_QUERY_CHARS: usize = 500;
 const DEFAULT_LIMIT: usize = 10;
 const MAX_LIMIT: usize = 50;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// The words to search for (zh or en); required.
     q: Option<String>,
+    /// 1 to 50; 10 unless given.
     limit: Option<usize>,
+    /// zh or en.
     language: Option<String>,
     category: Option<String>,
+    /// true: only entries the bot answers from.
     #[serde(default)]
     published_only: bool,
 }
@@ -40,8 +47,19 @@ struct SearchResultView<'a> {
     answer_html: &'a str,
 }
 
+/// Searches the knowledge base: ranked entries with a highlighted snippet.
+#[utoipa::path(
+    tag = "knowledge",
+    params(SearchParams),
+    responses(
+        (status = 200, description = "`{query, results: [{id, question, category, language, status, score, snippet, answer_html}]}`", body = Object),
+        (status = 422, description = "A parameter is wrong", body = ErrorBody)
+    ),
+    security(("token" = []))
+)]
+#[get("/kb/search")]
 pub async fn search(
-    _who: SignedIn,
+    _caller: ApiCaller,
     state: web::Data<AppState>,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {

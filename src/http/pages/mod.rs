@@ -1,6 +1,7 @@
 //! HTML pages, one module per area; each handler extracts, calls one service, renders.
 
 mod account;
+mod api_admin;
 mod desk;
 mod inboxes;
 mod intents;
@@ -8,8 +9,9 @@ mod knowledge;
 mod login;
 mod routing_admin;
 mod setup;
+mod sla_admin;
+mod tickets;
 mod users;
-mod workspace;
 
 use actix_web::web;
 
@@ -23,7 +25,9 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(login::logout))
         .configure(desk::routes)
         .configure(routing_admin::routes)
-        .route("/tickets", web::get().to(workspace::tickets))
+        .configure(tickets::routes)
+        .configure(sla_admin::routes)
+        .configure(api_admin::routes)
         .configure(knowledge::routes)
         .route("/admin", web::get().to(users::admin_home))
         .route("/admin/users", web::get().to(users::list))

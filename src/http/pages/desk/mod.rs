@@ -11,7 +11,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::domain::{
-    ConversationId, DeskScope, DeskView, MessageId, Presence, TeamId, UserId, ValidationError,
+    ConversationId, DeskScope, DeskView, MessageId, Presence, TeamId, TicketInput, UserId,
+    ValidationError,
 };
 use crate::http::AppState;
 use crate::http::auth::SignedIn;
@@ -49,6 +50,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
             web::post().to(write_message),
         )
         .route("/desk/conversations/{id}/typing", web::post().to(typing))
+        .route(
+            "/desk/conversations/{id}/ticket",
+            web::post().to(create_ticket),
+        )
         .route("/desk/conversations/{id}/{action}", web::post().to(act))
         .route(
             "/desk/conversations/{id}/messages/{message}/save-faq",
@@ -353,4 +358,34 @@ async fn set_presence(
         .and_then(|referer| referer.find("/desk").map(|at| referer[at..].to_string()))
         .unwrap_or_else(|| "/desk".to_string());
     Ok(redirect(&back))
+}
+
+#[derive(Deserialize, Default)]
+pub struct TicketForm {
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    priority: String,
+}
+
+/// "Create ticket from this chat": a ticket linked to the conversation, then its page.
+async fn create_ticket(
+    who: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<ConversationId>,
+    form: web::Form<TicketForm>,
+) -> Result<HttpResponse, PageError> {
+    let ticket = state
+        .tickets
+        .create_from_conversation(
+            scope(&who),
+            path.into_inner(),
+            TicketInput {
+                subject: form.subject.clone(),
+                priority: Some(form.priority.clone()),
+                ..TicketInput::default()
+            },
+        )
+        .await?;
+    Ok(redirect(&format!("/tickets/{}", ticket.id)))
 }

@@ -216,6 +216,8 @@ pub struct ProfileView {
     pub attributes: Vec<(String, String)>,
     pub events: Vec<(String, String, String)>,
     pub earlier: Vec<(i64, &'static str, String)>,
+    /// (id, subject, status) of the customer's tickets.
+    pub tickets: Vec<(i64, String, &'static str)>,
 }
 
 #[derive(Template)]
@@ -345,6 +347,17 @@ pub(super) fn profile_view(detail: &DeskConversation) -> ProfileView {
                     c.id.get(),
                     c.status.as_str(),
                     ago(c.updated_at.unix_seconds()),
+                )
+            })
+            .collect(),
+        tickets: detail
+            .tickets
+            .iter()
+            .map(|row| {
+                (
+                    row.ticket.id.get(),
+                    row.ticket.subject.clone(),
+                    row.ticket.status.as_str(),
                 )
             })
             .collect(),

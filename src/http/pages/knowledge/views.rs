@@ -1,7 +1,7 @@
 //! What the knowledge templates show: entries as the pages present them, labels, times, and
 //! the one way sanitised answer HTML reaches a template unescaped.
 
-use crate::domain::{FaqEntry, FaqEntryId, SanitizedHtml, Timestamp};
+use crate::domain::{FaqEntry, FaqEntryId, SanitizedHtml};
 use crate::http::error::PageError;
 use crate::service::ServiceError;
 use actix_web::cookie::time::OffsetDateTime;
@@ -39,21 +39,7 @@ pub fn language_label(code: &str) -> String {
     }
 }
 
-/// `2025-03-04 09:15 UTC`: the server does not know the reader's time zone, so it says which
-/// one it uses.
-pub fn format_time(at: Timestamp) -> String {
-    match OffsetDateTime::from_unix_timestamp(at.unix_seconds()) {
-        Ok(time) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-            time.year(),
-            u8::from(time.month()),
-            time.day(),
-            time.hour(),
-            time.minute()
-        ),
-        Err(_) => "unknown".to_string(),
-    }
-}
+pub use crate::http::views::format_time;
 
 /// Today's date as `YYYY-MM-DD` (UTC), for download file names.
 pub fn today() -> String {
@@ -161,6 +147,7 @@ impl EntryView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Timestamp;
 
     #[test]
     fn excerpts_drop_tags_and_keep_text() {
