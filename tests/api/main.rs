@@ -9,6 +9,7 @@ mod helpers;
 mod knowledge;
 mod knowledge_pages;
 mod process;
+mod rest;
 mod security;
 mod storage;
 mod tickets;

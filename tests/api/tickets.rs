@@ -25,6 +25,14 @@ impl Api {
         }
     }
 
+    pub fn with_token(address: &str, token: &str) -> Api {
+        Api {
+            client: crate::helpers::http_client().build().expect("http client"),
+            address: address.to_string(),
+            token: token.to_string(),
+        }
+    }
+
     pub async fn send(
         &self,
         method: reqwest::Method,
