@@ -7,11 +7,11 @@ use crate::http::{self, AppState, CsrfKey, Metrics, Server, ServerHandle};
 use crate::ml::{Embedder, ModelSource};
 use crate::realtime::Hub;
 use crate::service::{
-    AccountService, ApiTokenService, AssistantService, ConversationLog, ConversationService,
-    DeskService, KnowledgeService, SystemService, ThresholdOverrides, TicketService,
-    WebhookService, random_hex_token,
+    AccountService, ApiTokenService, AssistantService, AttachmentService, ConversationLog,
+    ConversationService, DeskService, KnowledgeService, SystemService, ThresholdOverrides,
+    TicketService, WebhookService, random_hex_token,
 };
-use crate::store::Store;
+use crate::store::{AttachmentFiles, Store};
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -85,15 +85,23 @@ impl App {
             .await
             .context("loading the webhooks")?;
         let webhook_sender = webhooks.run();
+        let attachments = Arc::new(AttachmentService::new(
+            store.clone(),
+            AttachmentFiles::new(data_dir.attachments()),
+        ));
         let log = Arc::new(ConversationLog::new(
             store.clone(),
             Arc::clone(&hub),
             Arc::clone(&webhooks),
         ));
-        let tickets =
-            TicketService::open(store.clone(), &data_dir.ticket_index(), Arc::clone(&log))
-                .await
-                .context("opening the ticket index")?;
+        let tickets = TicketService::open(
+            store.clone(),
+            &data_dir.ticket_index(),
+            Arc::clone(&log),
+            Arc::clone(&attachments),
+        )
+        .await
+        .context("opening the ticket index")?;
         let background = vec![
             tickets.follow_changes(),
             tickets.watch_deadlines(),
@@ -104,6 +112,7 @@ impl App {
             Arc::clone(&assistant),
             Arc::clone(&log),
             Arc::clone(&tickets),
+            Arc::clone(&attachments),
         ));
         conversations
             .ensure_default_inbox("")
@@ -129,6 +138,7 @@ impl App {
             desk,
             tickets,
             api_tokens: Arc::new(ApiTokenService::new(store.clone())),
+            attachments,
             webhooks,
             system: SystemService::new(store.clone()),
             metrics: Arc::new(Metrics::new().context("registering metrics")?),

@@ -135,6 +135,27 @@
     }
   });
 
+  // 📎: the chosen files go up as one message; it arrives on the event stream like any other.
+  var attach = document.getElementById('attach-file');
+  if (attach) {
+    attach.addEventListener('change', function () {
+      if (!attach.files.length) return;
+      var data = new FormData();
+      Array.prototype.forEach.call(attach.files, function (file) { data.append('file', file, file.name); });
+      var error = document.getElementById('chat-error');
+      error.textContent = '';
+      fetch(attach.getAttribute('data-upload'), {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'X-CSRF-Token': headers['X-CSRF-Token'] || '', 'HX-Request': 'true' },
+        body: data
+      }).then(function (response) {
+        if (!response.ok) return response.text().then(function (text) { error.textContent = text || 'Not sent.'; });
+      }).catch(function () { error.textContent = 'Not sent. Check your connection.'; });
+      attach.value = '';
+    });
+  }
+
   var composer = document.getElementById('composer-body');
   // The agent sees "typing…": at most one signal every few seconds, nothing of the text.
   var lastTypingSignal = 0;

@@ -1,6 +1,7 @@
 //! The help-desk vocabulary: ids, accounts, roles and the rules on them. Pure: no IO, no async.
 
 pub mod account;
+pub mod attachment;
 pub mod conversation;
 pub mod desk;
 pub mod ids;

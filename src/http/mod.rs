@@ -3,6 +3,7 @@
 
 mod api;
 mod assets;
+mod attachments;
 mod auth;
 mod csrf;
 mod error;
@@ -13,8 +14,10 @@ mod request_info;
 mod security_headers;
 mod sse;
 mod state;
+mod uploads;
 mod views;
 mod widget;
+mod widget_files;
 
 pub use csrf::CsrfKey;
 pub use metrics::Metrics;
@@ -72,6 +75,8 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(metrics::scrape))
         .route("/static/{path:.*}", web::get().to(assets::serve))
+        .configure(attachments::routes)
         .configure(widget::routes)
+        .configure(widget_files::routes)
         .configure(pages::routes);
 }

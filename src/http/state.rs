@@ -2,8 +2,8 @@
 
 use super::{CsrfKey, Metrics};
 use crate::service::{
-    AccountService, ApiTokenService, AssistantService, ConversationService, DeskService,
-    KnowledgeService, SystemService, TicketService, WebhookService,
+    AccountService, ApiTokenService, AssistantService, AttachmentService, ConversationService,
+    DeskService, KnowledgeService, SystemService, TicketService, WebhookService,
 };
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ pub struct AppState {
     pub desk: Arc<DeskService>,
     pub tickets: Arc<TicketService>,
     pub api_tokens: Arc<ApiTokenService>,
+    pub attachments: Arc<AttachmentService>,
     pub webhooks: Arc<WebhookService>,
     pub system: SystemService,
     pub metrics: Arc<Metrics>,

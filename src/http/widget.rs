@@ -61,6 +61,35 @@ pub struct MessageView {
     pub conversation_id: i64,
     pub feedback: Option<String>,
     pub time: String,
+    pub files: Vec<FileLink>,
+}
+
+/// A file on a message: (id, name, has a thumbnail), as `details.attachments` lists them.
+pub struct FileLink {
+    pub id: i64,
+    pub name: String,
+    pub thumbnail: bool,
+}
+
+/// The files a message lists (the attachments table decides who may download them).
+pub fn file_links(message: &Message) -> Vec<FileLink> {
+    message
+        .details
+        .get("attachments")
+        .and_then(|files| files.as_array())
+        .map(|files| {
+            files
+                .iter()
+                .filter_map(|file| {
+                    Some(FileLink {
+                        id: file.get("id")?.as_i64()?,
+                        name: file.get("name")?.as_str()?.to_string(),
+                        thumbnail: file.get("thumbnail").and_then(|t| t.as_bool()) == Some(true),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl MessageView {
@@ -97,6 +126,7 @@ impl MessageView {
             conversation_id: message.conversation_id.get(),
             feedback: message.feedback.clone(),
             time: clock(message.created_at.unix_seconds()),
+            files: file_links(message),
         }
     }
 
@@ -364,7 +394,7 @@ fn widget_csp(inbox: &Inbox) -> String {
     )
 }
 
-async fn current_visitor(
+pub(super) async fn current_visitor(
     request: &HttpRequest,
     state: &AppState,
     inbox: &str,
@@ -378,7 +408,7 @@ async fn current_visitor(
 
 /// After a form post: htmx needs nothing back (the new messages arrive on the event
 /// stream); a browser without JavaScript goes back to the chat.
-fn after_post(request: &HttpRequest, inbox: &str) -> HttpResponse {
+pub(super) fn after_post(request: &HttpRequest, inbox: &str) -> HttpResponse {
     if is_htmx(request) {
         HttpResponse::NoContent().finish()
     } else {
@@ -388,7 +418,10 @@ fn after_post(request: &HttpRequest, inbox: &str) -> HttpResponse {
 
 /// A form error: htmx shows the message in the chat's error line, a plain form gets the
 /// chat page again with the message.
-fn form_error(request: &HttpRequest, error: ServiceError) -> Result<HttpResponse, PageError> {
+pub(super) fn form_error(
+    request: &HttpRequest,
+    error: ServiceError,
+) -> Result<HttpResponse, PageError> {
     let message = match &error {
         ServiceError::Invalid(_)
         | ServiceError::InvalidFields(_)

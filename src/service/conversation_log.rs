@@ -9,7 +9,7 @@ use super::webhooks::WebhookService;
 use super::{ServiceError, now};
 use crate::domain::{Conversation, ConversationStatus, Message, NewMessage, WebhookEvent};
 use crate::realtime::{ConversationEvent, Hub, Topic};
-use crate::store::Store;
+use crate::store::{Store, StoredFile};
 
 pub struct ConversationLog {
     store: Store,
@@ -41,9 +41,20 @@ impl ConversationLog {
         conversation: &Conversation,
         messages: Vec<NewMessage>,
     ) -> Result<Vec<Message>, ServiceError> {
+        self.append_with_files(conversation, messages, Vec::new())
+            .await
+    }
+
+    /// `append`, with `files` (already written) attached to the first message.
+    pub async fn append_with_files(
+        &self,
+        conversation: &Conversation,
+        messages: Vec<NewMessage>,
+        files: Vec<StoredFile>,
+    ) -> Result<Vec<Message>, ServiceError> {
         let stored = self
             .store
-            .append_messages(conversation.id, messages, now())
+            .append_messages_with_files(conversation.id, messages, files, now())
             .await?;
         for message in &stored {
             let event = ConversationEvent::Message(Box::new(message.clone()));

@@ -10,6 +10,7 @@ use hmac::{KeyInit, Mac};
 use serde_json::json;
 
 use super::assistant::{AssistantService, Decision};
+use super::attachments::{AttachmentService, Download, Upload};
 use super::conversation_log::ConversationLog;
 use super::secrets::{SessionToken, constant_time_eq, random_hex_token};
 use super::tickets::TicketService;
@@ -95,6 +96,7 @@ pub struct ConversationService {
     log: Arc<ConversationLog>,
     /// Left messages become tickets; answers in a chat that waits on a ticket reach it.
     tickets: Arc<TicketService>,
+    attachments: Arc<AttachmentService>,
     messages_by_visitor: Mutex<RateLimiter<CustomerId>>,
     messages_by_ip: Mutex<RateLimiter<IpAddr>>,
     visitors_by_ip: Mutex<RateLimiter<IpAddr>>,
@@ -118,12 +120,14 @@ impl ConversationService {
         assistant: Arc<AssistantService>,
         log: Arc<ConversationLog>,
         tickets: Arc<TicketService>,
+        attachments: Arc<AttachmentService>,
     ) -> Self {
         Self {
             store,
             assistant,
             log,
             tickets,
+            attachments,
             messages_by_visitor: Mutex::new(RateLimiter::new(MESSAGES_PER_VISITOR)),
             messages_by_ip: Mutex::new(RateLimiter::new(MESSAGES_PER_IP)),
             visitors_by_ip: Mutex::new(RateLimiter::new(VISITORS_PER_IP)),
@@ -388,6 +392,65 @@ impl ConversationService {
             );
         }
         Ok(stored)
+    }
+
+    /// Files the customer sends in their chat: one message listing them. The bot does not
+    /// read files; people see them on the desk (and on a ticket waiting on this chat).
+    pub async fn post_customer_files(
+        &self,
+        visitor: &Visitor,
+        ip: Option<IpAddr>,
+        uploads: Vec<Upload>,
+    ) -> Result<Vec<Message>, ServiceError> {
+        take(&self.messages_by_visitor, &visitor.customer)?;
+        if let Some(ip) = ip {
+            take(&self.messages_by_ip, &ip)?;
+        }
+        if uploads.is_empty() {
+            return Err(invalid("file", "choose a file to send"));
+        }
+        let names: Vec<String> = uploads
+            .iter()
+            .map(|upload| format!("📎 {}", upload.file_name))
+            .collect();
+        let conversation = self.conversation_for_writing(visitor, "").await?;
+        let files = self.attachments.store_uploads(uploads).await?;
+        let message = NewMessage {
+            author: Author::Customer,
+            author_user_id: None,
+            body: names.join("\n"),
+            details: json!({}),
+            private: false,
+        };
+        let stored = match self
+            .log
+            .append_with_files(&conversation, vec![message], files.clone())
+            .await
+        {
+            Ok(stored) => stored,
+            Err(error) => {
+                self.attachments.discard(files).await;
+                return Err(error);
+            }
+        };
+        if let Some(message) = stored.first() {
+            self.tickets
+                .customer_replied(&conversation, message)
+                .await?;
+        }
+        Ok(stored)
+    }
+
+    /// A file from this visitor's own chat (or a public reply to their ticket).
+    pub async fn customer_attachment(
+        &self,
+        visitor: &Visitor,
+        id: crate::domain::AttachmentId,
+        thumbnail: bool,
+    ) -> Result<Download, ServiceError> {
+        self.attachments
+            .download_for_customer(visitor.customer, id, thumbnail)
+            .await
     }
 
     /// The customer is typing in an open conversation: whoever watches it sees that live.

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod api_tokens;
 pub mod assistant;
+pub mod attachments;
 pub mod conversation_log;
 pub mod conversations;
 pub mod desk;
@@ -21,6 +22,7 @@ pub use crate::store::{FaqListQuery, FaqPage, TicketPage, TicketRow};
 pub use accounts::{AccountService, LoginAttempt, LoginOutcome, NewUserRequest, SetupRequest};
 pub use api_tokens::ApiTokenService;
 pub use assistant::{AssistantService, AssistantStatus, ThresholdOverrides, Understanding};
+pub use attachments::{AttachmentService, Download, Upload};
 pub use conversation_log::ConversationLog;
 pub use conversations::{ConversationService, SetUser, Transcript, Visitor};
 pub use desk::{DeskConversation, DeskLists, DeskService, SuggestedReply};

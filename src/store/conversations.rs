@@ -542,9 +542,21 @@ impl Store {
         messages: Vec<NewMessage>,
         now: Timestamp,
     ) -> Result<Vec<Message>, StoreError> {
+        self.append_messages_with_files(conversation, messages, Vec::new(), now)
+            .await
+    }
+
+    /// Appends `messages`; the rows of `files` belong to the first of them. One transaction.
+    pub async fn append_messages_with_files(
+        &self,
+        conversation: ConversationId,
+        messages: Vec<NewMessage>,
+        files: Vec<super::attachments::StoredFile>,
+        now: Timestamp,
+    ) -> Result<Vec<Message>, StoreError> {
         self.write(move |conn| {
             let transaction = conn.transaction()?;
-            let mut stored = Vec::with_capacity(messages.len());
+            let mut stored: Vec<Message> = Vec::with_capacity(messages.len());
             for message in messages {
                 let row = transaction.query_row(
                     &format!(
@@ -563,6 +575,38 @@ impl Store {
                     message_from_row,
                 )?;
                 stored.push(row);
+            }
+            if let Some(first) = stored.first_mut()
+                && !files.is_empty()
+            {
+                let ids = super::attachments::insert_attachments(
+                    &transaction,
+                    crate::domain::attachment::AttachmentOwner::Message {
+                        conversation,
+                        message: first.id,
+                    },
+                    &files,
+                    now,
+                )?;
+                // Listed on the message too, so a transcript or a live event shows the files
+                // without another query; downloads still check the attachments table.
+                first.details["attachments"] = serde_json::Value::Array(
+                    ids.iter()
+                        .zip(&files)
+                        .map(|(id, file)| {
+                            serde_json::json!({
+                                "id": id,
+                                "name": file.file_name,
+                                "size": file.size_bytes,
+                                "thumbnail": file.thumbnail_name.is_some(),
+                            })
+                        })
+                        .collect(),
+                );
+                transaction.execute(
+                    "UPDATE messages SET details = ?2 WHERE id = ?1",
+                    rusqlite::params![first.id.get(), first.details.to_string()],
+                )?;
             }
             transaction.execute(
                 "UPDATE conversations SET updated_at = ?2 WHERE id = ?1",

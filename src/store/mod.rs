@@ -6,9 +6,11 @@
 
 mod accounts;
 mod assistant;
+mod attachments;
 mod backup;
 mod conversations;
 mod desk;
+mod files;
 mod integrations;
 mod knowledge;
 mod migrations;
@@ -17,9 +19,11 @@ mod tickets;
 
 pub use accounts::{NewSessionRecord, NewUserRecord};
 pub use assistant::{EmbeddingRecord, ModelKey};
+pub use attachments::StoredFile;
 pub use backup::{BackupSummary, RestoreSummary, restore_database};
 pub use conversations::CustomerIdentity;
 pub use desk::{AgentSummary, DeskRow, Team};
+pub use files::AttachmentFiles;
 pub use integrations::{DeliveryRecord, DueDelivery};
 pub use knowledge::{FaqListQuery, FaqPage, FaqRecord, ImportRecord};
 pub use migrations::latest_schema_version;

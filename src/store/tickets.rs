@@ -4,7 +4,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
+use super::attachments::{StoredFile, insert_attachments};
 use super::{Store, StoreError};
+use crate::domain::attachment::AttachmentOwner;
 use crate::domain::sla::SlaTarget;
 use crate::domain::{
     AssigneeFilter, CommentAuthor, ConversationId, CustomerId, DeskScope, InboxId, SlaPolicy,
@@ -375,14 +377,15 @@ impl Store {
         .await
     }
 
-    /// Adds a comment and saves the ticket it changed, in one transaction; `None` when the
-    /// ticket moved meanwhile.
+    /// Adds a comment (with the rows of its attached `files`) and saves the ticket it
+    /// changed, in one transaction; `None` when the ticket moved meanwhile.
     pub async fn add_ticket_comment(
         &self,
         comment: NewComment,
         ticket: Ticket,
         expected: TicketStatus,
         next_due: Option<Timestamp>,
+        files: Vec<StoredFile>,
     ) -> Result<Option<TicketComment>, StoreError> {
         self.write(move |conn| {
             let transaction = conn.transaction()?;
@@ -407,6 +410,15 @@ impl Store {
                  FROM ticket_comments WHERE id = ?1",
                 [id],
                 comment_from_row,
+            )?;
+            let _ids = insert_attachments(
+                &transaction,
+                AttachmentOwner::Comment {
+                    ticket: ticket.id,
+                    comment: stored.id,
+                },
+                &files,
+                ticket.updated_at,
             )?;
             transaction.commit()?;
             Ok(Some(stored))

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod assistant;
+mod attachments;
 mod browser;
 mod desk;
 mod helpers;

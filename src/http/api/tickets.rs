@@ -353,6 +353,7 @@ pub async fn create_comment(
             &body.body,
             body.public,
             body.status,
+            Vec::new(),
         )
         .await?;
     Ok(HttpResponse::Created().json(CommentResource::from(comment)))

@@ -14,8 +14,10 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::attachments::{AttachmentService, Upload};
 use super::conversation_log::ConversationLog;
 use super::{ServiceError, blocking, now};
+use crate::domain::attachment::Attachment;
 use crate::domain::sla::{breaches, due_dates, next_due};
 use crate::domain::ticket::{parse_comment_body, parse_tags};
 use crate::domain::{
@@ -83,6 +85,7 @@ pub struct TicketDetail {
     pub ticket: Ticket,
     pub requester: Customer,
     pub comments: Vec<TicketComment>,
+    pub attachments: Vec<Attachment>,
     pub breaches: Vec<(SlaTarget, Timestamp)>,
 }
 
@@ -100,6 +103,7 @@ pub struct TicketService {
     catching_up: tokio::sync::Mutex<()>,
     changed: tokio::sync::Notify,
     log: Arc<ConversationLog>,
+    attachments: Arc<AttachmentService>,
 }
 
 impl TicketService {
@@ -108,6 +112,7 @@ impl TicketService {
         store: Store,
         index_dir: &Path,
         log: Arc<ConversationLog>,
+        attachments: Arc<AttachmentService>,
     ) -> Result<Arc<Self>, ServiceError> {
         let dir = index_dir.to_path_buf();
         let (index, state) = blocking(move || TicketIndex::open(&dir)).await??;
@@ -117,6 +122,7 @@ impl TicketService {
             catching_up: tokio::sync::Mutex::new(()),
             changed: tokio::sync::Notify::new(),
             log,
+            attachments,
         });
         service.bring_index_up_to_date(state).await?;
         Ok(service)
@@ -345,6 +351,7 @@ impl TicketService {
                 updated,
                 ticket.status,
                 next_due(ticket).map(|(_, at)| at),
+                Vec::new(),
             )
             .await?;
         self.after_write().await;
@@ -362,6 +369,7 @@ impl TicketService {
         Ok(TicketDetail {
             requester: self.store.customer(ticket.requester_id).await?,
             comments: self.store.ticket_comments(id, true).await?,
+            attachments: self.store.ticket_attachments(id).await?,
             breaches: self.store.ticket_breaches(id).await?,
             ticket,
         })
@@ -571,8 +579,19 @@ impl TicketService {
         body: &str,
         public: bool,
         status: Option<String>,
+        uploads: Vec<Upload>,
     ) -> Result<TicketComment, ServiceError> {
-        let body = parse_comment_body(body).map_err(ServiceError::Invalid)?;
+        // Files alone make a comment too; it then lists them.
+        let body = if body.trim().is_empty() && !uploads.is_empty() {
+            uploads
+                .iter()
+                .map(|upload| format!("📎 {}", upload.file_name))
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            body.to_string()
+        };
+        let body = parse_comment_body(&body).map_err(ServiceError::Invalid)?;
         let current = self.store.ticket(scope, id).await?;
         if current.status == TicketStatus::Closed {
             return Err(invalid(
@@ -604,7 +623,8 @@ impl TicketService {
         }
         self.settle(&current, &mut ticket).await?;
         let next = next_due(&ticket).map(|(_, at)| at);
-        let comment = self
+        let files = self.attachments.store_uploads(uploads).await?;
+        let saved = self
             .store
             .add_ticket_comment(
                 NewComment {
@@ -616,9 +636,21 @@ impl TicketService {
                 ticket.clone(),
                 current.status,
                 next,
+                files.clone(),
             )
-            .await?
-            .ok_or_else(moved)?;
+            .await;
+        let comment = match saved {
+            Ok(Some(comment)) => comment,
+            // Nothing half-saved: the files go when their comment does not come.
+            Ok(None) => {
+                self.attachments.discard(files).await;
+                return Err(moved());
+            }
+            Err(error) => {
+                self.attachments.discard(files).await;
+                return Err(error.into());
+            }
+        };
         self.after_write().await;
         self.record_breaches_of(&ticket).await?;
         if public {
@@ -790,6 +822,7 @@ impl TicketService {
                 ticket.clone(),
                 current.status,
                 next,
+                Vec::new(),
             )
             .await?
             .ok_or_else(moved)?;

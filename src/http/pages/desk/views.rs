@@ -116,6 +116,7 @@ pub struct DeskMessageView {
     pub sentiment: Option<String>,
     pub can_save_as_faq: bool,
     pub time: String,
+    pub files: Vec<crate::http::widget::FileLink>,
 }
 
 impl DeskMessageView {
@@ -154,6 +155,7 @@ impl DeskMessageView {
                 .map(|s| format!("{s:+.2}")),
             can_save_as_faq: message.author == Author::Agent && !message.private,
             time: clock(message.created_at.unix_seconds()),
+            files: crate::http::widget::file_links(message),
         }
     }
 }

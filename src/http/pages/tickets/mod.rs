@@ -19,6 +19,7 @@ use crate::http::AppState;
 use crate::http::auth::SignedIn;
 use crate::http::error::{PageError, classify};
 use crate::http::request_info::is_htmx;
+use crate::http::uploads;
 use crate::http::views::{Choice, Layout, format_time, page, page_with_status, redirect};
 use crate::service::{
     BulkAction, NewTicket, Requester, ServiceError, TicketListRequest, TicketUpdate,
@@ -29,6 +30,8 @@ use views::{
 };
 
 pub const PAGE_SIZE: i64 = 25;
+/// A reply without files is a small form.
+const FORM_LIMIT_BYTES: usize = 64 * 1024;
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
@@ -641,6 +644,7 @@ async fn render_ticket(
                             .author_user_id
                             .and_then(|id| names.get(&id).cloned()),
                         &requester,
+                        &detail.attachments,
                     )
                 })
                 .collect(),
@@ -721,35 +725,48 @@ async fn update(
     }
 }
 
-#[derive(Deserialize, Default)]
-pub struct CommentForm {
-    #[serde(default)]
-    body: String,
-    /// "reply" (public) or "note".
-    #[serde(default)]
-    kind: String,
-    #[serde(default)]
-    status: String,
-}
-
+/// A reply or note, with files when the form was sent as multipart (the page's form is;
+/// a plain form works too, without files).
 async fn comment(
+    request: HttpRequest,
     who: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<TicketId>,
-    form: web::Form<CommentForm>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
-    let form = form.into_inner();
-    let public = form.kind != "note";
+    let form = if uploads::is_multipart(&request) {
+        uploads::read(&request, payload).await?
+    } else {
+        let body = payload
+            .to_bytes_limited(FORM_LIMIT_BYTES)
+            .await
+            .map_err(|_| invalid("body", "is too long"))?
+            .map_err(|_| invalid("form", "could not be read; reload the page"))?;
+        uploads::MultipartForm {
+            fields: serde_urlencoded::from_bytes(&body)
+                .map_err(|_| invalid("form", "could not be read; reload the page"))?,
+            files: Vec::new(),
+        }
+    };
+    let body = form.field("body");
+    let public = form.field("kind") != "note";
     match state
         .tickets
-        .comment(scope(&who), id, &form.body, public, Some(form.status))
+        .comment(
+            scope(&who),
+            id,
+            &body,
+            public,
+            Some(form.field("status")),
+            form.files,
+        )
         .await
     {
         Ok(comment) => Ok(redirect(&format!("/tickets/{id}#c-{}", comment.id))),
         Err(error) => {
             let (status, problems) = form_problems(error)?;
-            render_ticket(&who, &state, id, problems, form.body, status).await
+            render_ticket(&who, &state, id, problems, body, status).await
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use askama::filters::Safe;
 
+use crate::domain::attachment::{Attachment, AttachmentOwner};
 use crate::domain::sla::next_due;
 use crate::domain::{
     CommentAuthor, SanitizedHtml, SlaTarget, Ticket, TicketComment, TicketPriority, TicketStatus,
@@ -84,6 +85,33 @@ impl RowView {
     }
 }
 
+/// A file on a comment or message, as a link (and a thumbnail for images).
+pub struct AttachmentView {
+    pub id: i64,
+    pub name: String,
+    pub size: String,
+    pub has_thumbnail: bool,
+}
+
+impl AttachmentView {
+    pub fn new(attachment: &Attachment) -> AttachmentView {
+        let bytes = attachment.size_bytes;
+        let size = if bytes < 1024 {
+            format!("{bytes} B")
+        } else if bytes < 1024 * 1024 {
+            format!("{:.0} KB", bytes as f64 / 1024.0)
+        } else {
+            format!("{:.1} MB", bytes as f64 / 1_048_576.0)
+        };
+        AttachmentView {
+            id: attachment.id.get(),
+            name: attachment.file_name.clone(),
+            size,
+            has_thumbnail: attachment.has_thumbnail(),
+        }
+    }
+}
+
 /// One comment of the thread.
 pub struct CommentView {
     pub id: i64,
@@ -93,6 +121,7 @@ pub struct CommentView {
     pub text: String,
     markup: Option<SanitizedHtml>,
     pub time: String,
+    pub attachments: Vec<AttachmentView>,
 }
 
 impl CommentView {
@@ -100,6 +129,7 @@ impl CommentView {
         comment: &TicketComment,
         agent_name: Option<String>,
         requester: &str,
+        attachments: &[Attachment],
     ) -> CommentView {
         let author_label = match comment.author {
             CommentAuthor::Agent => agent_name.unwrap_or_else(|| "Agent".to_string()),
@@ -116,6 +146,13 @@ impl CommentView {
             markup: (comment.author == CommentAuthor::Agent && comment.public)
                 .then(|| render_markdown(&comment.body)),
             time: format_time(comment.created_at),
+            attachments: attachments
+                .iter()
+                .filter(|a| {
+                    matches!(a.owner, AttachmentOwner::Comment { comment: c, .. } if c == comment.id)
+                })
+                .map(AttachmentView::new)
+                .collect(),
         }
     }
 
