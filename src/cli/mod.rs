@@ -5,6 +5,7 @@ mod backup;
 mod bench;
 mod bench_chat;
 mod bench_desk;
+mod bench_tickets;
 mod eval;
 mod healthcheck;
 mod knowledge;
@@ -169,6 +170,15 @@ pub enum BenchCommand {
         #[arg(long, value_delimiter = ',', default_values_t = [1_000, 5_000])]
         widgets: Vec<usize>,
     },
+    /// Ticket list and full-text search latency (p50/p99) on a help desk of N tickets, for
+    /// an admin and for an agent scoped to their teams.
+    Tickets {
+        #[arg(long, default_value_t = 100_000)]
+        tickets: usize,
+        /// How many times each query runs.
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+    },
     /// Time the bot's understanding of one message (embed + classify + dense and keyword
     /// retrieval) on a synthetic knowledge base, after embedding and training on it.
     Understand {
@@ -320,6 +330,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 },
             )
             .await
+        }
+        Command::Bench(BenchCommand::Tickets { tickets, rounds }) => {
+            bench_tickets::tickets(tickets, rounds).await
         }
         Command::Bench(BenchCommand::Understand { entries, rounds }) => {
             bench::understanding(&config, entries, rounds).await

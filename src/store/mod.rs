@@ -27,7 +27,7 @@ pub use files::AttachmentFiles;
 pub use integrations::{DeliveryRecord, DueDelivery};
 pub use knowledge::{FaqListQuery, FaqPage, FaqRecord, ImportRecord};
 pub use migrations::latest_schema_version;
-pub use tickets::{NewComment, TicketPage, TicketQuery, TicketRow};
+pub use tickets::{ImportedTicket, NewComment, TicketPage, TicketQuery, TicketRow};
 
 use rusqlite::{Connection, OpenFlags};
 use std::panic::AssertUnwindSafe;

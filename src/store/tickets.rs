@@ -238,12 +238,6 @@ fn list_conditions(query: &TicketQuery, now: Timestamp) -> (String, Vec<rusqlite
             "(t.breached = 1 OR (t.next_due_at IS NOT NULL AND t.next_due_at < {p}))"
         ));
     }
-    if let Some(ids) = &query.matching {
-        let json = serde_json::to_string(&ids.iter().map(|id| id.get()).collect::<Vec<_>>())
-            .unwrap_or_else(|_| "[]".into());
-        let p = bind(Value::Text(json), &mut values);
-        conditions.push(format!("t.id IN (SELECT value FROM json_each({p}))"));
-    }
     (conditions.join(" AND "), values)
 }
 
@@ -253,19 +247,9 @@ fn list_order(query: &TicketQuery) -> String {
         TicketSort::Created => "t.id DESC".into(),
         TicketSort::Due => "t.next_due_at IS NULL, t.next_due_at, t.id".into(),
         TicketSort::Priority => "t.priority_rank DESC, t.id".into(),
-        TicketSort::Relevance => match &query.matching {
-            // The position in the search's ranking.
-            Some(ids) => {
-                let json =
-                    serde_json::to_string(&ids.iter().map(|id| id.get()).collect::<Vec<_>>())
-                        .unwrap_or_else(|_| "[]".into());
-                format!(
-                    "(SELECT r.key FROM json_each('{}') r WHERE r.value = t.id), t.id DESC",
-                    json.replace('\'', "")
-                )
-            }
-            None => "t.updated_at DESC, t.id DESC".into(),
-        },
+        // The position in the search's ranking (the joined `json_each` row's key).
+        TicketSort::Relevance if query.matching.is_some() => "r.key".into(),
+        TicketSort::Relevance => "t.updated_at DESC, t.id DESC".into(),
     }
 }
 
@@ -489,14 +473,29 @@ impl Store {
         now: Timestamp,
     ) -> Result<TicketPage, StoreError> {
         self.read(move |conn| {
-            let (conditions, values) = list_conditions(&query, now);
+            let (conditions, mut values) = list_conditions(&query, now);
+            // After a search, only its matches: the ranked ids joined in (each a rowid
+            // lookup), so the ranking can order the page too.
+            let from = match &query.matching {
+                Some(ids) => {
+                    let json =
+                        serde_json::to_string(&ids.iter().map(|id| id.get()).collect::<Vec<_>>())
+                            .unwrap_or_else(|_| "[]".into());
+                    values.push(rusqlite::types::Value::Text(json));
+                    format!(
+                        "json_each(?{}) r JOIN tickets t ON t.id = r.value",
+                        values.len() + 2
+                    )
+                }
+                None => "tickets t".to_string(),
+            };
             let mut all: Vec<rusqlite::types::Value> = vec![
                 rusqlite::types::Value::Integer(scope.user.get()),
                 rusqlite::types::Value::Integer(i64::from(scope.is_admin)),
             ];
             all.extend(values);
             let total: i64 = conn.query_row(
-                &format!("SELECT count(*) FROM tickets t WHERE {conditions}"),
+                &format!("SELECT count(*) FROM {from} WHERE {conditions}"),
                 params_from_iter(all.iter()),
                 |row| row.get(0),
             )?;
@@ -504,7 +503,7 @@ impl Store {
             let offset = (query.page.max(1) - 1) * per_page;
             let sql = format!(
                 "SELECT {TICKET_COLUMNS}, cu.name, cu.email, a.display_name, tm.name, t.breached
-                 FROM tickets t
+                 FROM {from}
                  JOIN customers cu ON cu.id = t.requester_id
                  LEFT JOIN users a ON a.id = t.assignee_id
                  LEFT JOIN teams tm ON tm.id = t.team_id
@@ -807,4 +806,75 @@ fn ticket_document(conn: &Connection, id: TicketId) -> Result<Option<TicketDocum
         description,
         comments,
     }))
+}
+
+/// A ticket to import with its comments (`kefu bench tickets`; moving tickets in bulk).
+#[derive(Debug, Clone)]
+pub struct ImportedTicket {
+    pub ticket: Ticket,
+    pub next_due: Option<Timestamp>,
+    pub breached: bool,
+    pub comments: Vec<NewComment>,
+}
+
+impl Store {
+    /// Writes many tickets and their comments in one transaction; all or none.
+    pub async fn import_tickets(&self, tickets: Vec<ImportedTicket>) -> Result<usize, StoreError> {
+        self.write(move |conn| {
+            let transaction = conn.transaction()?;
+            {
+                let mut insert = transaction.prepare_cached(
+                    "INSERT INTO tickets (subject, description, requester_id, status, priority,
+                         priority_rank, assignee_id, team_id, inbox_id, tags, source,
+                         first_response_due, resolution_due, first_responded_at, solved_at,
+                         next_due_at, breached, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                         ?16, ?17, ?18, ?19)",
+                )?;
+                let mut comment = transaction.prepare_cached(
+                    "INSERT INTO ticket_comments (ticket_id, author, author_user_id, body, public, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for item in &tickets {
+                    let t = &item.ticket;
+                    insert.execute(params![
+                        t.subject,
+                        t.description,
+                        t.requester_id.get(),
+                        t.status.as_str(),
+                        t.priority.as_str(),
+                        priority_rank(t.priority),
+                        t.assignee_id.map(UserId::get),
+                        t.team_id.map(TeamId::get),
+                        t.inbox_id.map(InboxId::get),
+                        stored_tags(&t.tags),
+                        t.source.as_str(),
+                        t.first_response_due.map(Timestamp::unix_seconds),
+                        t.resolution_due.map(Timestamp::unix_seconds),
+                        t.first_responded_at.map(Timestamp::unix_seconds),
+                        t.solved_at.map(Timestamp::unix_seconds),
+                        item.next_due.map(Timestamp::unix_seconds),
+                        item.breached,
+                        t.created_at.unix_seconds(),
+                        t.updated_at.unix_seconds(),
+                    ])?;
+                    let id = TicketId::new(transaction.last_insert_rowid());
+                    for note in &item.comments {
+                        comment.execute(params![
+                            id.get(),
+                            note.author.as_str(),
+                            note.author_user_id.map(UserId::get),
+                            note.body,
+                            note.public,
+                            t.updated_at.unix_seconds(),
+                        ])?;
+                    }
+                    record_change(&transaction, id, t.updated_at)?;
+                }
+            }
+            transaction.commit()?;
+            Ok(tickets.len())
+        })
+        .await
+    }
 }

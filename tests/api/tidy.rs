@@ -146,6 +146,7 @@ fn released_migrations_are_append_only() {
         ("0003_assistant.sql", MIGRATION_0003_SHA256),
         ("0004_conversations.sql", MIGRATION_0004_SHA256),
         ("0005_desk.sql", MIGRATION_0005_SHA256),
+        ("0006_tickets.sql", MIGRATION_0006_SHA256),
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     for (name, expected) in pinned {
@@ -157,6 +158,9 @@ fn released_migrations_are_append_only() {
         );
     }
 }
+
+const MIGRATION_0006_SHA256: &str =
+    "96449216b2c8ab15c1ba299eb8c01316bcf2a0bd15136e7ac9f1f01f1ce7a6ac";
 
 const MIGRATION_0005_SHA256: &str =
     "071836efa8dc00fa2643384e33a4feedf34d5a5e6a9d5c76e298cc6bb87245e0";
