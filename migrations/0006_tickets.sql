@@ -32,11 +32,17 @@ CREATE TABLE tickets (
 ) STRICT;
 
 CREATE INDEX tickets_by_updated ON tickets (updated_at DESC, id DESC);
-CREATE INDEX tickets_by_status ON tickets (status, updated_at DESC);
+-- Counting a list reads only this: status, the columns an agent's scope looks at, and the
+-- usual filters.
+CREATE INDEX tickets_scope ON tickets (status, team_id, assignee_id, inbox_id, priority,
+    breached, next_due_at);
 CREATE INDEX tickets_by_assignee ON tickets (assignee_id, status);
 CREATE INDEX tickets_by_team ON tickets (team_id, status);
 CREATE INDEX tickets_by_requester ON tickets (requester_id, id);
 CREATE INDEX tickets_by_next_due ON tickets (next_due_at) WHERE next_due_at IS NOT NULL;
+-- The list agents open most: unsolved tickets, last changed first.
+CREATE INDEX tickets_unsolved_by_updated ON tickets (updated_at DESC, id DESC)
+    WHERE status IN ('new', 'open', 'pending');
 
 -- Conversations a ticket came from or continues.
 CREATE TABLE ticket_conversations (

@@ -326,6 +326,11 @@ impl Store {
                                     [owner, current],
                                 )?;
                             }
+                            // Tickets too (deleting the anonymous customer would take them).
+                            transaction.execute(
+                                "UPDATE tickets SET requester_id = ?1 WHERE requester_id = ?2",
+                                [owner, current],
+                            )?;
                             transaction.execute("DELETE FROM customers WHERE id = ?1", [current])?;
                         } else {
                             transaction.execute(

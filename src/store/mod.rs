@@ -133,6 +133,9 @@ impl Store {
         configure(&writer)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         migrations::migrate(&mut writer, &path)?;
+        // Query-planner statistics for every table that needs them (cheap: SQLite limits
+        // how much it reads). Without them a big ticket list sorts instead of using its index.
+        writer.execute_batch("PRAGMA optimize=0x10002;")?;
 
         let reader_count = reader_count.max(1);
         let mut readers = Vec::with_capacity(reader_count);
@@ -245,6 +248,13 @@ impl Store {
     }
 
     /// Lets queued writes finish, then closes every connection (which checkpoints the WAL).
+    /// Refreshes the query planner's statistics where the data changed a lot (SQLite's
+    /// `PRAGMA optimize`): run after bulk imports and every few hours.
+    pub async fn optimize(&self) -> Result<(), StoreError> {
+        self.write(|conn| Ok(conn.execute_batch("PRAGMA optimize;")?))
+            .await
+    }
+
     pub async fn close(&self) {
         let inner = Arc::clone(&self.inner);
         let joined = tokio::task::spawn_blocking(move || {
@@ -265,6 +275,9 @@ fn run_writer(mut conn: Connection, jobs: mpsc::Receiver<WriteJob>, inner: &Inne
     for job in jobs {
         inner.writes_queued.fetch_sub(1, Ordering::Relaxed);
         job(&mut conn);
+    }
+    if let Err(error) = conn.execute_batch("PRAGMA optimize;") {
+        tracing::warn!(%error, "refreshing the query planner's statistics failed");
     }
     if let Err(error) = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE") {
         tracing::warn!(%error, "final WAL checkpoint failed");

@@ -186,8 +186,15 @@ pub struct TicketQuery {
     pub matching: Option<Vec<TicketId>>,
 }
 
-/// The WHERE clause and its parameters (after ?1 user, ?2 admin) for `query`.
-fn list_conditions(query: &TicketQuery, now: Timestamp) -> (String, Vec<rusqlite::types::Value>) {
+/// The WHERE clause and its parameters (after ?1 user, ?2 admin) for `query`, and the same
+/// clause for choosing the page. They differ in one character: the page's status test is
+/// `+t.status`, which keeps SQLite from seeking by status and sorting every match; it walks
+/// the sort order's index instead and stops at the page's end (fast with or without table
+/// statistics). The count seeks by status in the covering `tickets_scope` index.
+fn list_conditions(
+    query: &TicketQuery,
+    now: Timestamp,
+) -> (String, String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
     let mut conditions = vec![IN_SCOPE.to_string()];
     let mut values: Vec<Value> = Vec::new();
@@ -197,12 +204,16 @@ fn list_conditions(query: &TicketQuery, now: Timestamp) -> (String, Vec<rusqlite
     };
     let filter = &query.filter;
     if !filter.statuses.is_empty() {
-        let placeholders: Vec<String> = filter
-            .statuses
+        // Written out (they are the enum's own names, never user text), so SQLite can use the
+        // partial index of unsolved tickets when the filter is exactly that set.
+        let mut statuses: Vec<TicketStatus> = filter.statuses.clone();
+        statuses.sort_by_key(|status| TicketStatus::ALL.iter().position(|s| s == status));
+        statuses.dedup();
+        let names: Vec<String> = statuses
             .iter()
-            .map(|status| bind(Value::Text(status.as_str().into()), &mut values))
+            .map(|status| format!("'{}'", status.as_str()))
             .collect();
-        conditions.push(format!("t.status IN ({})", placeholders.join(", ")));
+        conditions.push(format!("{STATUS_MARK}t.status IN ({})", names.join(", ")));
     }
     if let Some(priority) = filter.priority {
         let p = bind(Value::Text(priority.as_str().into()), &mut values);
@@ -238,8 +249,13 @@ fn list_conditions(query: &TicketQuery, now: Timestamp) -> (String, Vec<rusqlite
             "(t.breached = 1 OR (t.next_due_at IS NOT NULL AND t.next_due_at < {p}))"
         ));
     }
-    (conditions.join(" AND "), values)
+    let page = conditions.join(" AND ").replace(STATUS_MARK, "+");
+    let count = conditions.join(" AND ").replace(STATUS_MARK, "");
+    (count, page, values)
 }
+
+/// Where the status test goes, to be written two ways (see `list_conditions`).
+const STATUS_MARK: &str = "{status}";
 
 fn list_order(query: &TicketQuery) -> String {
     match query.sort {
@@ -248,7 +264,7 @@ fn list_order(query: &TicketQuery) -> String {
         TicketSort::Due => "t.next_due_at IS NULL, t.next_due_at, t.id".into(),
         TicketSort::Priority => "t.priority_rank DESC, t.id".into(),
         // The position in the search's ranking (the joined `json_each` row's key).
-        TicketSort::Relevance if query.matching.is_some() => "r.key".into(),
+        TicketSort::Relevance if query.matching.is_some() => "search_rank".into(),
         TicketSort::Relevance => "t.updated_at DESC, t.id DESC".into(),
     }
 }
@@ -473,7 +489,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<TicketPage, StoreError> {
         self.read(move |conn| {
-            let (conditions, mut values) = list_conditions(&query, now);
+            let (conditions, page_conditions, mut values) = list_conditions(&query, now);
             // After a search, only its matches: the ranked ids joined in (each a rowid
             // lookup), so the ranking can order the page too.
             let from = match &query.matching {
@@ -501,16 +517,22 @@ impl Store {
             )?;
             let per_page = query.per_page.clamp(1, 200);
             let offset = (query.page.max(1) - 1) * per_page;
+            let order = list_order(&query);
+            let rank = if query.matching.is_some() {
+                "r.key"
+            } else {
+                "0"
+            };
+            // The page is chosen first (an index can give it in order), and only its rows
+            // are joined to names: joining before sorting would look up every match.
             let sql = format!(
                 "SELECT {TICKET_COLUMNS}, cu.name, cu.email, a.display_name, tm.name, t.breached
-                 FROM {from}
+                 FROM (SELECT t.*, {rank} AS search_rank FROM {from} WHERE {page_conditions}
+                       ORDER BY {order} LIMIT {per_page} OFFSET {offset}) t
                  JOIN customers cu ON cu.id = t.requester_id
                  LEFT JOIN users a ON a.id = t.assignee_id
                  LEFT JOIN teams tm ON tm.id = t.team_id
-                 WHERE {conditions}
-                 ORDER BY {}
-                 LIMIT {per_page} OFFSET {offset}",
-                list_order(&query)
+                 ORDER BY {order}"
             );
             let mut statement = conn.prepare(&sql)?;
             let rows = statement.query_map(params_from_iter(all.iter()), |row| {

