@@ -7,9 +7,10 @@ use crate::http::{self, AppState, CsrfKey, Metrics, Server, ServerHandle};
 use crate::ml::{Embedder, ModelSource};
 use crate::realtime::Hub;
 use crate::service::{
-    AccountService, ApiTokenService, AssistantService, AttachmentService, ConversationLog,
-    ConversationService, DeskService, KnowledgeService, SystemService, ThresholdOverrides,
-    TicketService, WebhookService, random_hex_token,
+    AccountService, ApiTokenService, AssistantService, AttachmentService, CatalogService,
+    ConversationLog, ConversationService, CustomerService, DeskService, KnowledgeService,
+    Personalisation, ProactiveService, SystemService, ThresholdOverrides, TicketService,
+    WebhookService, random_hex_token,
 };
 use crate::store::{AttachmentFiles, Store};
 use anyhow::Context;
@@ -102,10 +103,30 @@ impl App {
         )
         .await
         .context("opening the ticket index")?;
+        let catalog = CatalogService::new(store.clone(), Arc::clone(assistant.embedder()));
+        if config.demo {
+            catalog
+                .load_demo_if_new()
+                .await
+                .context("loading the demo catalog")?;
+        }
+        let customers = CustomerService::new(
+            store.clone(),
+            Arc::clone(&tickets),
+            AttachmentFiles::new(data_dir.attachments()),
+        );
+        let proactive = ProactiveService::new(
+            store.clone(),
+            Arc::clone(&log),
+            Arc::clone(&customers),
+            Arc::clone(&catalog),
+        );
         let background = vec![
             tickets.follow_changes(),
             tickets.watch_deadlines(),
             webhook_sender,
+            catalog.embed_in_background(),
+            customers.backfill_in_background(),
         ];
         let conversations = Arc::new(ConversationService::new(
             store.clone(),
@@ -113,6 +134,11 @@ impl App {
             Arc::clone(&log),
             Arc::clone(&tickets),
             Arc::clone(&attachments),
+            Personalisation {
+                customers: Arc::clone(&customers),
+                catalog: Arc::clone(&catalog),
+                proactive: Arc::clone(&proactive),
+            },
         ));
         conversations
             .ensure_default_inbox("")
@@ -125,6 +151,8 @@ impl App {
             Arc::clone(&assistant),
             Arc::clone(&knowledge),
             Arc::clone(&tickets),
+            Arc::clone(&customers),
+            Arc::clone(&catalog),
         ));
 
         let listener = TcpListener::bind(&config.bind)
@@ -137,6 +165,9 @@ impl App {
             conversations,
             desk,
             tickets,
+            customers,
+            catalog,
+            proactive,
             api_tokens: Arc::new(ApiTokenService::new(store.clone())),
             attachments,
             webhooks,

@@ -57,12 +57,45 @@
       });
     },
     track: function (name, properties) {
-      return post('track', { name: name, properties: properties || {} });
+      return post('track', { name: name, properties: properties || {} }).then(openIfProactive);
+    },
+    pageTime: function (url, seconds) {
+      return post('page-time', { url: String(url), seconds: Math.floor(seconds) || 0 }).then(openIfProactive);
     },
     reset: function () {
       return post('reset').then(function () { window.location.reload(); });
     }
   };
+
+  // A proactive message went out: the loader opens the bubble to show it.
+  function openIfProactive(response) {
+    if (!response.ok) return;
+    return response.json().then(function (outcome) {
+      if (outcome && outcome.proactive) toParent({ open: true });
+    });
+  }
+
+  // Card links and images may be relative to the shop's site, not to kefu's: resolve them
+  // against the page that embeds the chat (when it is an allowed one).
+  var shopOrigin = (function () {
+    try {
+      var referrer = new URL(document.referrer).origin;
+      if (allowedParents.indexOf(referrer) >= 0) return referrer;
+    } catch (error) { /* no referrer */ }
+    return allowedParents[1] || allowedParents[0] || window.location.origin;
+  })();
+  function resolveCards(root) {
+    Array.prototype.forEach.call(root.querySelectorAll('.card a[data-href]'), function (link) {
+      link.href = new URL(link.getAttribute('data-href'), shopOrigin).href;
+      link.removeAttribute('data-href');
+    });
+    Array.prototype.forEach.call(root.querySelectorAll('.card img[data-src]'), function (image) {
+      image.src = new URL(image.getAttribute('data-src'), shopOrigin).href;
+      image.removeAttribute('data-src');
+    });
+  }
+  resolveCards(document);
+  document.body.addEventListener('htmx:sseMessage', function () { resolveCards(document); });
 
   window.addEventListener('message', function (event) {
     // Only the shop pages allowed to embed this inbox speak for the customer.

@@ -111,7 +111,14 @@
     iframe.className = "panel";
     iframe.title = "Chat";
     iframe.src = origin + "/widget/" + encodeURIComponent(inbox) + "/chat";
+    iframe.hidden = true;
     shadow.appendChild(iframe);
+  }
+
+  // Events and page timers may start a proactive message, which needs the chat loaded
+  // (hidden) to reach kefu; plain page views never load it.
+  function ensureIframe() {
+    if (!iframe) createIframe();
   }
 
   function post(command, args) {
@@ -179,6 +186,7 @@
     if (data.ready === true) onReady();
     if (typeof data.unread === "number" && isFinite(data.unread)) setUnread(data.unread);
     if (data.close === true) close(true);
+    if (data.open === true) open();
   });
 
   document.addEventListener("keydown", (event) => {
@@ -191,7 +199,10 @@
     setUser: (profile) => {
       user = send("setUser", [profile]);
     },
-    track: (name, properties) => send("track", [name, properties || {}]),
+    track: (name, properties) => {
+      ensureIframe();
+      send("track", [name, properties || {}]);
+    },
     reset: () => {
       user = null;
       send("reset", []);
@@ -216,6 +227,29 @@
   const mount = () => document.body.appendChild(host);
   if (document.body) mount();
   else document.addEventListener("DOMContentLoaded", mount);
+
+  // `*` in a pattern matches anything; the rest matches itself.
+  function wildcard(pattern, text) {
+    const escaped = pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"));
+    return new RegExp("^" + escaped.join(".*") + "$").test(text);
+  }
+
+  // Admin rules that greet customers who stay on certain pages: time them here, once per
+  // page, and let kefu decide (conditions and caps are checked there).
+  fetch(origin + "/widget/" + encodeURIComponent(inbox) + "/page-timers", { credentials: "omit" })
+    .then((response) => (response.ok ? response.json() : []))
+    .then((timers) => {
+      if (!Array.isArray(timers)) return;
+      timers.forEach((timer) => {
+        if (typeof timer.pattern !== "string" || !wildcard(timer.pattern, location.href)) return;
+        const seconds = Math.max(0, Math.min(3600, Number(timer.seconds) || 0));
+        setTimeout(() => {
+          ensureIframe();
+          send("pageTime", [location.href, seconds]);
+        }, seconds * 1000);
+      });
+    })
+    .catch(() => {});
 
   if (queued && typeof queued.length === "number") {
     Array.from(queued).forEach((call) => kefu(...Array.from(call)));

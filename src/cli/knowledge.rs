@@ -1,10 +1,10 @@
-//! `kefu import faq`, `kefu export faq` and `kefu reindex`.
+//! `kefu import faq|catalog`, `kefu export faq` and `kefu reindex`.
 
 use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::service::knowledge::{export_from, import_into};
 use crate::service::knowledge_csv::MAX_FILE_BYTES;
-use crate::service::{KnowledgeService, ServiceError};
+use crate::service::{CatalogService, KnowledgeService, ServiceError};
 use crate::store::Store;
 use anyhow::{Context, bail};
 use std::path::Path;
@@ -78,6 +78,54 @@ pub async fn import_faq(config: &Config, file: &Path, dry_run: bool) -> anyhow::
                     );
                 }
             }
+            Ok(())
+        }
+        Err(ServiceError::InvalidRows(errors)) => {
+            for error in &errors {
+                eprintln!("{}: {error}", file.display());
+            }
+            bail!(
+                "{} problem(s) in {}; nothing was imported",
+                errors.len(),
+                file.display()
+            )
+        }
+        Err(other) => Err(anyhow::anyhow!("{other}")),
+    }
+}
+
+/// Imports catalog items, then embeds them with the configured model (a running server
+/// would otherwise embed them on its next recommendation).
+pub async fn import_catalog(config: &Config, file: &Path, dry_run: bool) -> anyhow::Result<()> {
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .len();
+    if size > MAX_FILE_BYTES as u64 {
+        bail!(
+            "{} is {size} bytes; at most {MAX_FILE_BYTES} bytes (10 MiB) — split it",
+            file.display()
+        );
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let embedder = crate::app::load_model(&config.model).await?;
+    let store = open_store(config).await?;
+    let catalog = CatalogService::new(store.clone(), embedder);
+    let outcome = catalog.import_csv(&bytes, dry_run).await;
+    store.close().await;
+    match outcome {
+        Ok(summary) => {
+            println!(
+                "{}: {} created, {} updated, {} unchanged{}",
+                file.display(),
+                summary.created,
+                summary.updated,
+                summary.unchanged,
+                if dry_run {
+                    " (dry run, nothing written)"
+                } else {
+                    "; embedded"
+                }
+            );
             Ok(())
         }
         Err(ServiceError::InvalidRows(errors)) => {

@@ -7,6 +7,7 @@ mod bench_chat;
 mod bench_desk;
 mod bench_tickets;
 mod eval;
+mod eval_recommend;
 mod healthcheck;
 mod knowledge;
 mod scratch;
@@ -116,6 +117,15 @@ pub enum ImportCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Catalog items from a CSV with the columns id, title, description, category, tags,
+    /// price, url, image_url, language (UTF-8 or GBK), embedded with the model. All rows
+    /// are imported, or none; a row whose id exists updates that item.
+    Catalog {
+        file: PathBuf,
+        /// Check the file and show what would change, without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +227,19 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Hold out each customer's last purchase and report hit-rate@10 and NDCG@10 of the
+    /// recommender against a popularity baseline. CSV columns: customer,item,event,timestamp
+    /// (event purchase, add_to_cart, …; Unix seconds).
+    Recommend {
+        #[arg(long, value_name = "EVENTS.csv")]
+        events: PathBuf,
+        /// A catalog CSV (id, category, …) for the interest signal.
+        #[arg(long, value_name = "CATALOG.csv")]
+        catalog: Option<PathBuf>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -291,6 +314,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Import(ImportCommand::Faq { file, dry_run }) => {
             knowledge::import_faq(&config, &file, dry_run).await
         }
+        Command::Import(ImportCommand::Catalog { file, dry_run }) => {
+            knowledge::import_catalog(&config, &file, dry_run).await
+        }
         Command::Export(ExportCommand::Faq { file }) => knowledge::export_faq(&config, &file).await,
         Command::Reindex => knowledge::reindex(&config).await,
         Command::Bench(BenchCommand::Kb { entries, rounds }) => {
@@ -343,6 +369,11 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Eval(EvalCommand::Retrieval { faq, queries, json }) => {
             eval::retrieval(&config, &faq, &queries, json).await
         }
+        Command::Eval(EvalCommand::Recommend {
+            events,
+            catalog,
+            json,
+        }) => eval_recommend::recommend_eval(&events, catalog.as_deref(), json),
         Command::Healthcheck { address } => {
             healthcheck::check(address.as_deref().unwrap_or(&config.bind))
         }

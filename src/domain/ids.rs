@@ -95,3 +95,7 @@ entity_id!(
     /// An admin-configured URL that receives events.
     WebhookId
 );
+entity_id!(
+    /// An admin's rule for a message the widget shows unasked.
+    ProactiveRuleId
+);

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod attachment;
+pub mod catalog;
 pub mod conversation;
 pub mod desk;
 pub mod ids;
@@ -9,7 +10,10 @@ pub mod integration;
 pub mod intent;
 pub mod knowledge;
 pub mod masking;
+pub mod proactive;
+pub mod profile;
 pub mod rate_limit;
+pub mod recommend;
 pub mod sentiment;
 pub mod sla;
 pub mod ticket;
@@ -25,7 +29,8 @@ pub use desk::{
 };
 pub use ids::{
     ApiTokenId, AttachmentId, CannedResponseId, ConversationId, CustomerId, FaqEntryId, InboxId,
-    MessageId, RoutingRuleId, SessionId, TeamId, TicketCommentId, TicketId, UserId, WebhookId,
+    MessageId, ProactiveRuleId, RoutingRuleId, SessionId, TeamId, TicketCommentId, TicketId,
+    UserId, WebhookId,
 };
 pub use integration::{ApiScope, ApiToken, Webhook, WebhookEvent, WebhookUrl};
 pub use intent::{BuiltinIntent, IntentLabel, IntentPhrase, NewIntentPhrase};

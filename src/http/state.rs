@@ -2,8 +2,9 @@
 
 use super::{CsrfKey, Metrics};
 use crate::service::{
-    AccountService, ApiTokenService, AssistantService, AttachmentService, ConversationService,
-    DeskService, KnowledgeService, SystemService, TicketService, WebhookService,
+    AccountService, ApiTokenService, AssistantService, AttachmentService, CatalogService,
+    ConversationService, CustomerService, DeskService, KnowledgeService, ProactiveService,
+    SystemService, TicketService, WebhookService,
 };
 use std::sync::Arc;
 
@@ -15,6 +16,9 @@ pub struct AppState {
     pub conversations: Arc<ConversationService>,
     pub desk: Arc<DeskService>,
     pub tickets: Arc<TicketService>,
+    pub customers: Arc<CustomerService>,
+    pub catalog: Arc<CatalogService>,
+    pub proactive: Arc<ProactiveService>,
     pub api_tokens: Arc<ApiTokenService>,
     pub attachments: Arc<AttachmentService>,
     pub webhooks: Arc<WebhookService>,

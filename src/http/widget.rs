@@ -19,7 +19,7 @@ use crate::domain::{
     Author, ConversationStatus, Inbox, Language, Message, MessageId, SanitizedHtml,
 };
 use crate::service::conversations::ConversationEvent;
-use crate::service::{ServiceError, SetUser, Transcript, Visitor, rendered_message};
+use crate::service::{ItemCard, ServiceError, SetUser, Transcript, Visitor, rendered_message};
 
 pub const VISITOR_COOKIE: &str = "kefu_visitor";
 /// A visitor is remembered for a year: "coming back tomorrow continues the conversation".
@@ -38,6 +38,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/widget/{inbox}/feedback", web::post().to(feedback))
         .route("/widget/{inbox}/identify", web::post().to(identify))
         .route("/widget/{inbox}/track", web::post().to(track))
+        .route("/widget/{inbox}/page-time", web::post().to(page_time))
+        .route("/widget/{inbox}/page-timers", web::get().to(page_timers))
         .route("/widget/{inbox}/reset", web::post().to(reset))
         .route("/widget/{inbox}/typing", web::post().to(typing))
         .route("/widget/{inbox}/events", web::get().to(events));
@@ -62,6 +64,7 @@ pub struct MessageView {
     pub feedback: Option<String>,
     pub time: String,
     pub files: Vec<FileLink>,
+    pub cards: Vec<ItemCard>,
 }
 
 /// A file on a message: (id, name, has a thumbnail), as `details.attachments` lists them.
@@ -89,6 +92,15 @@ pub fn file_links(message: &Message) -> Vec<FileLink> {
                 })
                 .collect()
         })
+        .unwrap_or_default()
+}
+
+/// The suggested items a bot or agent message carries (`details.recommendations`).
+pub fn item_cards(message: &Message) -> Vec<ItemCard> {
+    message
+        .details
+        .get("recommendations")
+        .and_then(|cards| serde_json::from_value(cards.clone()).ok())
         .unwrap_or_default()
 }
 
@@ -127,6 +139,7 @@ impl MessageView {
             feedback: message.feedback.clone(),
             time: clock(message.created_at.unix_seconds()),
             files: file_links(message),
+            cards: item_cards(message),
         }
     }
 
@@ -381,7 +394,7 @@ fn parent_origins(request: &HttpRequest, inbox: &Inbox) -> String {
 /// preview page) may frame the chat.
 fn widget_csp(inbox: &Inbox) -> String {
     format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; \
          connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
          form-action 'self'; frame-ancestors 'self' {}",
         inbox
@@ -574,11 +587,52 @@ async fn track(
 ) -> Result<HttpResponse, ApiError> {
     let visitor = current_visitor(&request, &state, &path).await?;
     let body = body.into_inner();
-    state
+    let proactive = state
         .conversations
         .track(&visitor, &body.name, body.properties)
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "proactive": proactive })))
+}
+
+#[derive(Deserialize)]
+pub struct PageTimeBody {
+    url: String,
+    seconds: u32,
+}
+
+/// The loader timed the customer on a page that an admin's page rule watches.
+async fn page_time(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<PageTimeBody>,
+) -> Result<HttpResponse, ApiError> {
+    let visitor = current_visitor(&request, &state, &path).await?;
+    let proactive = state
+        .conversations
+        .page_time(&visitor, &body.url, body.seconds)
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "proactive": proactive })))
+}
+
+/// The page rules' patterns and waits, for the loader to time: public, like the rules'
+/// existence on any site that shows them.
+async fn page_timers(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.conversations.widget_inbox(&path).await?;
+    let timers: Vec<serde_json::Value> = state
+        .proactive
+        .page_timers()
+        .await?
+        .into_iter()
+        .map(|(pattern, seconds)| serde_json::json!({ "pattern": pattern, "seconds": seconds }))
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=60"))
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .json(timers))
 }
 
 async fn reset(

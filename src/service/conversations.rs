@@ -14,10 +14,11 @@ use super::attachments::{AttachmentService, Download, Upload};
 use super::conversation_log::ConversationLog;
 use super::secrets::{SessionToken, constant_time_eq, random_hex_token};
 use super::tickets::TicketService;
-use super::{ServiceError, now};
+use super::{CatalogService, CustomerService, ProactiveService, ServiceError, now};
 use crate::domain::conversation::parse_message_text;
 use crate::domain::desk::{RoutingFacts, pick_team};
 use crate::domain::masking::mask_sensitive;
+use crate::domain::proactive::Occurrence;
 use crate::domain::rate_limit::{RateLimit, RateLimiter};
 use crate::domain::{
     Author, BuiltinIntent, Conversation, ConversationId, ConversationStatus, CustomerId,
@@ -38,6 +39,7 @@ pub const UPSET_SENTIMENT: f32 = -0.6;
 pub const PRESENCE_TIMEOUT: Duration = Duration::from_secs(90);
 const MAX_EVENT_NAME: usize = 64;
 const MAX_JSON_BYTES: usize = 4 * 1024;
+const MAX_PAGE_URL: usize = 2_000;
 const MAX_CONTACT_CHARS: usize = 200;
 /// A person types a few messages a minute; a script typing faster is slowed down.
 const MESSAGES_PER_VISITOR: RateLimit = RateLimit {
@@ -90,6 +92,13 @@ pub struct SetUser {
     pub hash: Option<String>,
 }
 
+/// What makes the chat personal: profiles, the catalog's cards, proactive messages.
+pub struct Personalisation {
+    pub customers: Arc<CustomerService>,
+    pub catalog: Arc<CatalogService>,
+    pub proactive: Arc<ProactiveService>,
+}
+
 pub struct ConversationService {
     store: Store,
     assistant: Arc<AssistantService>,
@@ -97,6 +106,9 @@ pub struct ConversationService {
     /// Left messages become tickets; answers in a chat that waits on a ticket reach it.
     tickets: Arc<TicketService>,
     attachments: Arc<AttachmentService>,
+    customers: Arc<CustomerService>,
+    catalog: Arc<CatalogService>,
+    proactive: Arc<ProactiveService>,
     messages_by_visitor: Mutex<RateLimiter<CustomerId>>,
     messages_by_ip: Mutex<RateLimiter<IpAddr>>,
     visitors_by_ip: Mutex<RateLimiter<IpAddr>>,
@@ -121,6 +133,7 @@ impl ConversationService {
         log: Arc<ConversationLog>,
         tickets: Arc<TicketService>,
         attachments: Arc<AttachmentService>,
+        personal: Personalisation,
     ) -> Self {
         Self {
             store,
@@ -128,6 +141,9 @@ impl ConversationService {
             log,
             tickets,
             attachments,
+            customers: personal.customers,
+            catalog: personal.catalog,
+            proactive: personal.proactive,
             messages_by_visitor: Mutex::new(RateLimiter::new(MESSAGES_PER_VISITOR)),
             messages_by_ip: Mutex::new(RateLimiter::new(MESSAGES_PER_IP)),
             visitors_by_ip: Mutex::new(RateLimiter::new(VISITORS_PER_IP)),
@@ -653,13 +669,14 @@ impl ConversationService {
         Ok(customer != visitor.customer)
     }
 
-    /// `track`: an event on the customer's timeline.
+    /// `track`: an event on the customer's timeline, which may trigger a proactive message
+    /// (`true` when one went out).
     pub async fn track(
         &self,
         visitor: &Visitor,
         name: &str,
         properties: Option<serde_json::Value>,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<bool, ServiceError> {
         let name = name.trim();
         let name_ok = !name.is_empty()
             && name.len() <= MAX_EVENT_NAME
@@ -679,7 +696,39 @@ impl ConversationService {
         self.store
             .record_customer_event(visitor.customer, name.to_string(), properties, now())
             .await?;
-        Ok(())
+        let sent = self
+            .proactive
+            .on_occurrence(&visitor.inbox, visitor.customer, Occurrence::Event(name))
+            .await?;
+        if !sent {
+            self.customers.refresh_tags(visitor.customer).await?;
+        }
+        Ok(sent)
+    }
+
+    /// The widget timed the customer on a page (for page rules); `true` when a proactive
+    /// message went out.
+    pub async fn page_time(
+        &self,
+        visitor: &Visitor,
+        url: &str,
+        seconds: u32,
+    ) -> Result<bool, ServiceError> {
+        if url.len() > MAX_PAGE_URL || !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(invalid(
+                "url",
+                "must be the page's http(s) address, at most 2,000 characters",
+            ));
+        }
+        take(&self.typing_by_visitor, &visitor.customer)?;
+        self.proactive
+            .on_occurrence(
+                &visitor.inbox,
+                visitor.customer,
+                Occurrence::PageTime { url, seconds },
+            )
+            .await
     }
 
     /// `reset` (the shop's user logged out): this browser's token is forgotten, so the next
@@ -827,6 +876,13 @@ impl ConversationService {
                 details["faq_id"] = json!(best.entry.id);
                 details["question"] = json!(best.entry.content.question);
                 details["confidence"] = json!(best.confidence);
+                let cards = self
+                    .catalog
+                    .cards_for_question(visitor.customer, text)
+                    .await?;
+                if !cards.is_empty() {
+                    details["recommendations"] = json!(cards);
+                }
                 (
                     NewMessage {
                         author: Author::Bot,

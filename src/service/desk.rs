@@ -9,9 +9,13 @@ use serde_json::json;
 
 use super::assistant::{Decision, Understanding};
 use super::conversations::{ConversationService, online_since};
-use super::{AssistantService, KnowledgeService, ServiceError, TicketService, now};
+use super::{
+    AssistantService, CatalogService, CustomerService, ItemCard, KnowledgeService, ServiceError,
+    TicketService, now,
+};
 use crate::domain::conversation::parse_message_text;
 use crate::domain::desk::{parse_canned, parse_capacity, parse_team_name};
+use crate::domain::profile::ProfileTag;
 use crate::domain::{
     Author, CannedResponse, CannedResponseId, Conversation, ConversationId, ConversationStatus,
     Customer, CustomerId, DeskAction, DeskScope, DeskView, FaqEntry, FaqEntryId, FaqInput, InboxId,
@@ -26,6 +30,8 @@ const LIST_LIMIT: i64 = 200;
 const EARLIER_CONVERSATIONS: i64 = 10;
 const PROFILE_EVENTS: i64 = 20;
 const SUGGESTIONS: usize = 3;
+/// Items suggested in the side panel.
+const PANEL_RECOMMENDATIONS: usize = 4;
 /// Customer messages looked at, newest first, to find the question behind the handoff.
 const SUGGESTION_LOOKBACK: usize = 3;
 /// Below this the answer is noise, not a suggestion.
@@ -70,6 +76,8 @@ pub struct DeskService {
     assistant: Arc<AssistantService>,
     knowledge: Arc<KnowledgeService>,
     tickets: Arc<TicketService>,
+    customers: Arc<CustomerService>,
+    catalog: Arc<CatalogService>,
 }
 
 impl DeskService {
@@ -79,6 +87,8 @@ impl DeskService {
         assistant: Arc<AssistantService>,
         knowledge: Arc<KnowledgeService>,
         tickets: Arc<TicketService>,
+        customers: Arc<CustomerService>,
+        catalog: Arc<CatalogService>,
     ) -> Self {
         Self {
             store,
@@ -87,6 +97,8 @@ impl DeskService {
             assistant,
             knowledge,
             tickets,
+            customers,
+            catalog,
         }
     }
 
@@ -259,6 +271,60 @@ impl DeskService {
         private: bool,
     ) -> Result<Message, ServiceError> {
         let text = parse_message_text(body).map_err(ServiceError::Invalid)?;
+        self.write(scope, id, text, private, json!({})).await
+    }
+
+    /// Sends an item of the catalog to the customer as a card.
+    pub async fn send_card(
+        &self,
+        scope: DeskScope,
+        id: ConversationId,
+        item_id: &str,
+    ) -> Result<Message, ServiceError> {
+        self.store.desk_conversation(scope, id).await?;
+        let card = self.catalog.card(item_id).await?;
+        let text = card.title.clone();
+        self.write(scope, id, text, false, json!({ "recommendations": [card] }))
+            .await
+    }
+
+    /// The customer's derived tags (with reasons) and the items that fit them and their
+    /// latest question, for the side panel.
+    pub async fn insights(
+        &self,
+        scope: DeskScope,
+        id: ConversationId,
+    ) -> Result<(CustomerId, Vec<ProfileTag>, Vec<ItemCard>), ServiceError> {
+        let conversation = self.store.desk_conversation(scope, id).await?;
+        let tags = self
+            .customers
+            .refresh_tags(conversation.customer_id)
+            .await?;
+        let messages = self.store.messages_after(id, None, false).await?;
+        let question = messages
+            .iter()
+            .rev()
+            .find(|m| m.author == Author::Customer)
+            .map(|m| m.body.clone());
+        let cards = self
+            .catalog
+            .recommend(
+                Some(conversation.customer_id),
+                question.as_deref(),
+                PANEL_RECOMMENDATIONS,
+            )
+            .await?;
+        Ok((conversation.customer_id, tags, cards))
+    }
+
+    async fn write(
+        &self,
+        scope: DeskScope,
+        id: ConversationId,
+        text: String,
+        private: bool,
+        extra_details: serde_json::Value,
+    ) -> Result<Message, ServiceError> {
         let mut conversation = self.store.desk_conversation(scope, id).await?;
         if !private {
             let to = DeskAction::Reply
@@ -282,7 +348,11 @@ impl DeskService {
                     author: Author::Agent,
                     author_user_id: Some(scope.user),
                     body: text,
-                    details: json!({ "agent_name": agent_name.as_str() }),
+                    details: {
+                        let mut details = extra_details;
+                        details["agent_name"] = json!(agent_name.as_str());
+                        details
+                    },
                     private,
                 }],
             )

@@ -197,7 +197,7 @@ fn column_positions(
     }
 }
 
-fn csv_error(line: u64, error: &csv::Error) -> RowError {
+pub(crate) fn csv_error(line: u64, error: &csv::Error) -> RowError {
     let message = match error.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
@@ -207,7 +207,7 @@ fn csv_error(line: u64, error: &csv::Error) -> RowError {
     RowError { line, message }
 }
 
-fn split_list(cell: &str) -> Vec<String> {
+pub(crate) fn split_list(cell: &str) -> Vec<String> {
     cell.split(LIST_SEPARATOR)
         .map(str::trim)
         .filter(|item| !item.is_empty())
@@ -218,7 +218,7 @@ fn split_list(cell: &str) -> Vec<String> {
 /// Spreadsheets run cells that start with `= + - @` (and tab, CR) as formulas. Export
 /// prefixes such cells with `'`, and also cells that already start with `'`, so that
 /// import can always remove exactly one leading `'` and get the original back.
-fn neutralize(cell: &str) -> String {
+pub(crate) fn neutralize(cell: &str) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
         format!("'{cell}")
     } else {
@@ -226,7 +226,7 @@ fn neutralize(cell: &str) -> String {
     }
 }
 
-fn unneutralize(cell: &str) -> String {
+pub(crate) fn unneutralize(cell: &str) -> String {
     cell.strip_prefix('\'').unwrap_or(cell).to_string()
 }
 

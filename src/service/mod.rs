@@ -4,31 +4,40 @@ pub mod accounts;
 pub mod api_tokens;
 pub mod assistant;
 pub mod attachments;
+pub mod catalog;
+mod catalog_csv;
 pub mod conversation_log;
 pub mod conversations;
+pub mod customers;
 pub mod desk;
 mod error;
 pub mod knowledge;
 pub mod knowledge_csv;
 mod markdown;
 mod passwords;
+pub mod proactive;
 mod secrets;
 mod system;
 pub mod tickets;
 pub mod webhooks;
 
 /// Listing parameters pass straight through to the store.
-pub use crate::store::{FaqListQuery, FaqPage, TicketPage, TicketRow};
+pub use crate::store::{
+    CustomerQuery, CustomerSummary, FaqListQuery, FaqPage, TicketPage, TicketRow,
+};
 pub use accounts::{AccountService, LoginAttempt, LoginOutcome, NewUserRequest, SetupRequest};
 pub use api_tokens::ApiTokenService;
 pub use assistant::{AssistantService, AssistantStatus, ThresholdOverrides, Understanding};
 pub use attachments::{AttachmentService, Download, Upload};
+pub use catalog::{CatalogService, ItemCard};
 pub use conversation_log::ConversationLog;
-pub use conversations::{ConversationService, SetUser, Transcript, Visitor};
+pub use conversations::{ConversationService, Personalisation, SetUser, Transcript, Visitor};
+pub use customers::{CustomerProfile, CustomerService, TimelineEntry};
 pub use desk::{DeskConversation, DeskLists, DeskService, SuggestedReply};
 pub use error::ServiceError;
 pub use knowledge::{KnowledgeResult, KnowledgeService};
 pub use markdown::{render as render_markdown, rendered_message};
+pub use proactive::ProactiveService;
 pub use secrets::{SessionToken, constant_time_eq, random_hex_token};
 pub use system::SystemService;
 pub use tickets::{

@@ -205,14 +205,14 @@ fn phrase_by_id(conn: &Connection, id: i64) -> Result<Option<IntentPhrase>, Stor
         .flatten())
 }
 
-fn vector_to_bytes(vector: &[f32]) -> Vec<u8> {
+pub(super) fn vector_to_bytes(vector: &[f32]) -> Vec<u8> {
     vector
         .iter()
         .flat_map(|value| value.to_le_bytes())
         .collect()
 }
 
-fn vector_from_bytes(bytes: &[u8]) -> Vec<f32> {
+pub(super) fn vector_from_bytes(bytes: &[u8]) -> Vec<f32> {
     bytes
         .chunks_exact(4)
         .map(|chunk| f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))

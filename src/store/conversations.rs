@@ -318,7 +318,12 @@ impl Store {
                         // Another verified person on this browser (a shared computer):
                         // their history stays theirs; this visitor now speaks as the owner.
                         if current_external.is_none() {
-                            for table in ["conversations", "customer_events", "visitor_tokens"] {
+                            for table in [
+                                "conversations",
+                                "customer_events",
+                                "visitor_tokens",
+                                "proactive_sends",
+                            ] {
                                 transaction.execute(
                                     &format!(
                                         "UPDATE {table} SET customer_id = ?1 WHERE customer_id = ?2"

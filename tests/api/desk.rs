@@ -22,7 +22,7 @@ async fn count(agent: &Browser, view: &str) -> i64 {
 }
 
 /// Ids of the conversations in one of the agent's views.
-async fn conversations(agent: &Browser, view: &str) -> Vec<i64> {
+pub(crate) async fn conversations(agent: &Browser, view: &str) -> Vec<i64> {
     let html = agent.get_html(&format!("/desk/list?view={view}")).await;
     html.match_indices("<li class=\"desk-row")
         .filter_map(|(at, _)| {
@@ -33,7 +33,7 @@ async fn conversations(agent: &Browser, view: &str) -> Vec<i64> {
         .collect()
 }
 
-async fn add_to_inbox(admin: &Browser, members: &[i64]) {
+pub(crate) async fn add_to_inbox(admin: &Browser, members: &[i64]) {
     let ids: Vec<String> = members.iter().map(i64::to_string).collect();
     let mut fields: Vec<(&str, &str)> = ids.iter().map(|id| ("member", id.as_str())).collect();
     let token = csrf_token_in(&admin.get_html("/admin/agents").await);

@@ -5,6 +5,7 @@ mod accounts;
 mod assistant;
 mod attachments;
 mod browser;
+mod customers;
 mod desk;
 mod helpers;
 mod knowledge;

@@ -162,6 +162,7 @@ async fn the_openapi_document_is_valid_and_lists_exactly_the_routes_that_answer(
         "GET /api/v1/conversations/{id}/messages",
         "GET /api/v1/customers",
         "GET /api/v1/customers/{id}",
+        "GET /api/v1/customers/{id}/recommendations",
         "GET /api/v1/kb/search",
         "GET /api/v1/openapi.json",
         "GET /api/v1/tickets",

@@ -147,6 +147,7 @@ fn released_migrations_are_append_only() {
         ("0004_conversations.sql", MIGRATION_0004_SHA256),
         ("0005_desk.sql", MIGRATION_0005_SHA256),
         ("0006_tickets.sql", MIGRATION_0006_SHA256),
+        ("0007_customers.sql", MIGRATION_0007_SHA256),
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     for (name, expected) in pinned {
@@ -158,6 +159,9 @@ fn released_migrations_are_append_only() {
         );
     }
 }
+
+const MIGRATION_0007_SHA256: &str =
+    "a7aab82e1f4d18f15f209b0409b64ffb44121de210004f8b299e4bf20179bf7c";
 
 const MIGRATION_0006_SHA256: &str =
     "e1d426b8077764b1869ff4fd524f974ebe3f407fe56500a9af9e7487769bb707";

@@ -11,6 +11,7 @@ use super::{invalid, per_page};
 use crate::domain::{ConversationId, ConversationStatus, CustomerId};
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::service::ItemCard;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -220,4 +221,53 @@ pub async fn get_customer(
 ) -> Result<HttpResponse, ApiError> {
     let customer = state.desk.customer(path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(CustomerResource::from(customer)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RecommendationParams {
+    /// Text to match items against (a question, a page's topic); optional.
+    context: Option<String>,
+    /// 1 to 20; 5 unless given.
+    limit: Option<usize>,
+}
+
+/// Items suggested for a customer, best first, each with the reason: similar to `context`,
+/// bought together with their purchases or carts, their interests, or popular; never what
+/// they already bought.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = i64, Path, description = "The customer's id"), RecommendationParams),
+    responses(
+        (status = 200, description = "Suggested items", body = Vec<ItemCard>),
+        (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 422, description = "A parameter is out of range", body = ErrorBody)
+    ),
+    security(("token" = []))
+)]
+#[get("/customers/{id}/recommendations")]
+pub async fn customer_recommendations(
+    _caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<CustomerId>,
+    params: web::Query<RecommendationParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let limit = params.limit.unwrap_or(5);
+    if !(1..=20).contains(&limit) {
+        return Err(invalid("limit", "must be from 1 to 20"));
+    }
+    if params
+        .context
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > 2_000)
+    {
+        return Err(invalid("context", "must be at most 2,000 characters"));
+    }
+    state.desk.customer(id).await?;
+    let cards = state
+        .catalog
+        .recommend(Some(id), params.context.as_deref(), limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(cards))
 }

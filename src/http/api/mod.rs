@@ -91,7 +91,8 @@ pub fn v1(config: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
             .service(conversations::list_messages)
             .service(conversations::create_message)
             .service(conversations::list_customers)
-            .service(conversations::get_customer),
+            .service(conversations::get_customer)
+            .service(conversations::customer_recommendations),
     );
 }
 

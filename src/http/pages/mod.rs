@@ -2,11 +2,14 @@
 
 mod account;
 mod api_admin;
+mod catalog_admin;
+mod customers;
 mod desk;
 mod inboxes;
 mod intents;
-mod knowledge;
+pub(crate) mod knowledge;
 mod login;
+mod proactive_admin;
 mod routing_admin;
 mod setup;
 mod sla_admin;
@@ -24,6 +27,9 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::post().to(login::logout))
         .configure(desk::routes)
+        .configure(customers::routes)
+        .configure(catalog_admin::routes)
+        .configure(proactive_admin::routes)
         .configure(routing_admin::routes)
         .configure(tickets::routes)
         .configure(sla_admin::routes)

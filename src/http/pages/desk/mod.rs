@@ -22,8 +22,8 @@ use crate::http::views::{Layout, page, redirect};
 use crate::service::ServiceError;
 use streams::{conversation_events, desk_events};
 use views::{
-    ConversationView, DeskMessageView, DeskPage, HeaderFragment, SavedFaqFragment,
-    SuggestionsFragment, header_view, list_fragment, profile_view,
+    ConversationView, DeskMessageView, DeskPage, HeaderFragment, InsightsFragment,
+    SavedFaqFragment, SuggestionsFragment, header_view, list_fragment, profile_view,
 };
 
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -45,6 +45,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "/desk/conversations/{id}/suggestions",
             web::get().to(suggestions),
         )
+        .route("/desk/conversations/{id}/insights", web::get().to(insights))
+        .route("/desk/conversations/{id}/card", web::post().to(send_card))
         .route(
             "/desk/conversations/{id}/{kind:(reply|note)}",
             web::post().to(write_message),
@@ -194,6 +196,43 @@ async fn suggestions(
         .suggestions(scope(&who), ConversationId::new(*path))
         .await?;
     page(&SuggestionsFragment { suggestions })
+}
+
+async fn insights(
+    who: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
+    let id = ConversationId::new(*path);
+    let (customer_id, tags, cards) = state.desk.insights(scope(&who), id).await?;
+    page(&InsightsFragment {
+        conversation_id: id.get(),
+        customer_id: customer_id.get(),
+        tags,
+        cards,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CardForm {
+    item_id: String,
+}
+
+async fn send_card(
+    request: HttpRequest,
+    who: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<CardForm>,
+) -> Result<HttpResponse, PageError> {
+    match state
+        .desk
+        .send_card(scope(&who), ConversationId::new(*path), &form.item_id)
+        .await
+    {
+        Ok(_) => Ok(done(&request, *path)),
+        Err(error) => refused(&request, error),
+    }
 }
 
 // ---- writing ----

@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use askama::Template;
 use askama::filters::Safe;
 
+use crate::domain::profile::ProfileTag;
 use crate::domain::{Author, ConversationStatus, DeskView, Message, SanitizedHtml, TeamId, UserId};
 use crate::http::views::{Layout, render};
 use crate::service::{
-    DeskConversation, DeskLists, SuggestedReply, render_markdown, rendered_message,
+    DeskConversation, DeskLists, ItemCard, SuggestedReply, render_markdown, rendered_message,
 };
 
 pub struct ViewTab {
@@ -117,6 +118,7 @@ pub struct DeskMessageView {
     pub can_save_as_faq: bool,
     pub time: String,
     pub files: Vec<crate::http::widget::FileLink>,
+    pub cards: Vec<ItemCard>,
 }
 
 impl DeskMessageView {
@@ -156,6 +158,7 @@ impl DeskMessageView {
             can_save_as_faq: message.author == Author::Agent && !message.private,
             time: clock(message.created_at.unix_seconds()),
             files: crate::http::widget::file_links(message),
+            cards: crate::http::widget::item_cards(message),
         }
     }
 }
@@ -389,4 +392,14 @@ impl SuggestionsFragment {
 pub(super) struct SavedFaqFragment {
     pub(super) link: String,
     pub(super) is_admin: bool,
+}
+
+/// The side panel's "about this customer": derived tags with reasons, and items to send.
+#[derive(Template)]
+#[template(path = "desk/insights.html")]
+pub(super) struct InsightsFragment {
+    pub(super) conversation_id: i64,
+    pub(super) customer_id: i64,
+    pub(super) tags: Vec<ProfileTag>,
+    pub(super) cards: Vec<ItemCard>,
 }

@@ -3,7 +3,7 @@
 mod editor;
 mod entry;
 mod list;
-mod transfer;
+pub(crate) mod transfer;
 mod views;
 
 use actix_web::web;

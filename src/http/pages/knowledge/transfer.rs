@@ -28,7 +28,7 @@ pub struct RowView {
 }
 
 /// What the result area shows after an upload.
-pub struct ImportOutcome {
+pub(crate) struct ImportOutcome {
     /// Set when the rows were checked (and, unless a dry run, written).
     summary: Option<SummaryView>,
     /// Set when the file was refused; nothing was written.
@@ -51,7 +51,7 @@ pub struct Refusal {
 }
 
 impl ImportOutcome {
-    fn imported(summary: ImportSummary) -> ImportOutcome {
+    pub(crate) fn imported(summary: ImportSummary) -> ImportOutcome {
         let total = summary.rows.len();
         let rows = summary
             .rows
@@ -76,7 +76,7 @@ impl ImportOutcome {
         }
     }
 
-    fn refused(message: impl Into<String>, mut lines: Vec<RowError>) -> ImportOutcome {
+    pub(crate) fn refused(message: impl Into<String>, mut lines: Vec<RowError>) -> ImportOutcome {
         let lines_hidden = lines.len().saturating_sub(ERRORS_SHOWN);
         lines.truncate(ERRORS_SHOWN);
         ImportOutcome {
@@ -96,12 +96,28 @@ struct ImportPage {
     layout: Layout,
     max_bytes: usize,
     outcome: Option<ImportOutcome>,
+    result: ResultWords,
 }
+
+/// How the result fragment names the rows and where it links: the FAQ's or the catalog's.
+#[derive(Clone, Copy)]
+pub(crate) struct ResultWords {
+    pub(crate) column: &'static str,
+    pub(crate) see_link: &'static str,
+    pub(crate) see_label: &'static str,
+}
+
+const FAQ_WORDS: ResultWords = ResultWords {
+    column: "Question",
+    see_link: "/knowledge",
+    see_label: "See the knowledge base",
+};
 
 #[derive(Template)]
 #[template(path = "knowledge/import_result.html")]
-struct ImportResultFragment {
-    outcome: ImportOutcome,
+pub(crate) struct ImportResultFragment {
+    pub(crate) outcome: ImportOutcome,
+    pub(crate) result: ResultWords,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +142,7 @@ pub async fn import_page(
             layout: Layout::signed_in("Import CSV", "knowledge", &admin.0, &state.csrf_key),
             max_bytes: MAX_FILE_BYTES,
             outcome: None,
+            result: FAQ_WORDS,
         },
     )
 }
@@ -159,8 +176,11 @@ pub async fn import_upload(
         },
     };
     if is_htmx(&request) {
-        let html = render(&ImportResultFragment { outcome })
-            .map_err(|e| PageError(ServiceError::internal(e)))?;
+        let html = render(&ImportResultFragment {
+            outcome,
+            result: FAQ_WORDS,
+        })
+        .map_err(|e| PageError(ServiceError::internal(e)))?;
         return Ok(HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
             .insert_header(("Cache-Control", "no-store"))
@@ -172,6 +192,7 @@ pub async fn import_upload(
             layout: Layout::signed_in("Import CSV", "knowledge", &admin.0, &state.csrf_key),
             max_bytes: MAX_FILE_BYTES,
             outcome: Some(outcome),
+            result: FAQ_WORDS,
         },
     )
 }
@@ -190,7 +211,7 @@ fn too_large(bytes: Option<u64>) -> (StatusCode, String) {
 }
 
 /// The CSV from the request body: refused early when too large or not sent as CSV.
-async fn read_csv_body(
+pub(crate) async fn read_csv_body(
     request: &HttpRequest,
     body: web::Payload,
 ) -> Result<web::Bytes, (StatusCode, String)> {
@@ -234,7 +255,7 @@ async fn read_csv_body(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err((
             StatusCode::UNPROCESSABLE_ENTITY,
-            "The file is empty. Choose a CSV with a header row (question, answer, …) and at least one entry. Nothing was imported.".to_string(),
+            "The file is empty. Choose a CSV with a header row and at least one row. Nothing was imported.".to_string(),
         ));
     }
     Ok(bytes)
