@@ -220,7 +220,7 @@ fn lifecycle(facts: &ProfileFacts, now: Timestamp) -> ProfileTag {
         ProfileTag {
             kind: TagKind::Lifecycle,
             tag: "returning".into(),
-            reason: format!("{} since {} ago", parts.join(", "), days(age_days)),
+            reason: format!("{}; first seen {} ago", parts.join(", "), days(age_days)),
         }
     }
 }

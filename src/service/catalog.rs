@@ -370,6 +370,10 @@ impl CatalogService {
                 .collect::<Vec<f32>>()
         });
         let named_any = mentioned.iter().any(|named| *named);
+        // Text about nothing in the catalog says nothing about which item fits: then the
+        // other signals rank alone (the best of unrelated items is not "a match").
+        let related = named_any || margin.is_some_and(|m| m >= RELATED_MARGIN);
+        let similarities = similarities.filter(|_| related);
         let (purchased, seeds, interests) = match customer {
             Some(customer) => self.customer_signals(customer).await?,
             None => Default::default(),

@@ -197,7 +197,10 @@ impl CustomerService {
     ) -> Result<CustomerProfile, ServiceError> {
         self.store.customer_in_scope(scope, id).await?;
         let tags = self.refresh_tags(id).await?;
-        let conversations = self.store.customer_conversations(id, 50).await?;
+        let conversations = self
+            .store
+            .customer_conversations_in_scope(scope, id, 50)
+            .await?;
         let mut facts = self.store.customer_facts(id).await?;
         // The language they write in: their latest chat's, unless the shop set one.
         if facts.language.is_none() {

@@ -236,7 +236,11 @@ impl DeskService {
             .await?;
         let earlier = self
             .store
-            .customer_conversations(conversation.customer_id, EARLIER_CONVERSATIONS + 1)
+            .customer_conversations_in_scope(
+                scope,
+                conversation.customer_id,
+                EARLIER_CONVERSATIONS + 1,
+            )
             .await?
             .into_iter()
             .filter(|other| other.id != id)
@@ -301,11 +305,11 @@ impl DeskService {
             .refresh_tags(conversation.customer_id)
             .await?;
         let messages = self.store.messages_after(id, None, false).await?;
-        let question = messages
-            .iter()
-            .rev()
-            .find(|m| m.author == Author::Customer)
-            .map(|m| m.body.clone());
+        // What they asked, not "a person please".
+        let question = self
+            .latest_question(&messages)
+            .await?
+            .map(|(message, _)| message.body.clone());
         let cards = self
             .catalog
             .recommend(

@@ -4,9 +4,10 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
+use super::conversations::{CONVERSATION_COLUMNS, conversation_from_row};
 use super::{Store, StoreError};
 use crate::domain::profile::{ProfileEvent, ProfileTag, TagKind};
-use crate::domain::{CustomerId, DeskScope, Timestamp, UserId};
+use crate::domain::{Conversation, CustomerId, DeskScope, Timestamp, UserId};
 
 /// A customer an agent may see: one with a conversation in an inbox they work, or (for
 /// admins) anyone.
@@ -111,6 +112,29 @@ impl Store {
         id: CustomerId,
     ) -> Result<(), StoreError> {
         self.read(move |conn| check_in_scope(conn, scope, id)).await
+    }
+
+    /// The customer's conversations in the inboxes `scope` works, newest first.
+    pub async fn customer_conversations_in_scope(
+        &self,
+        scope: DeskScope,
+        id: CustomerId,
+        limit: i64,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        self.read(move |conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {CONVERSATION_COLUMNS} FROM conversations c
+                 WHERE c.customer_id = ?3
+                   AND (?2 OR c.inbox_id IN (SELECT inbox_id FROM inbox_members WHERE user_id = ?1))
+                 ORDER BY c.id DESC LIMIT ?4"
+            ))?;
+            let rows = statement.query_map(
+                params![scope.user.get(), scope.is_admin, id.get(), limit],
+                conversation_from_row,
+            )?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
     }
 
     pub async fn customer_facts(&self, id: CustomerId) -> Result<CustomerFacts, StoreError> {

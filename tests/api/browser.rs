@@ -143,13 +143,22 @@ impl Chromium {
         }
     }
 
-    /// Clicks the first element matching `css` (waiting for it), as a person would.
+    /// Clicks the first element matching `css` (waiting for it), as a person would. A live
+    /// list may be re-rendered between finding and clicking: then it finds it again.
     pub async fn click(&self, css: &str) {
-        let element = self.find(css).await;
-        let outcome = self
-            .post(&format!("/element/{element}/click"), json!({}))
-            .await;
-        assert!(outcome.is_null(), "clicking {css}: {outcome}");
+        for _ in 0..5 {
+            let element = self.find(css).await;
+            let outcome = self
+                .post(&format!("/element/{element}/click"), json!({}))
+                .await;
+            if outcome.is_null() {
+                return;
+            }
+            let stale = outcome["error"].as_str() == Some("stale element reference");
+            assert!(stale, "clicking {css}: {outcome}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} kept being replaced before it could be clicked");
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {

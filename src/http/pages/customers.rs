@@ -206,8 +206,14 @@ impl From<TimelineEntry> for TimelineRow {
 }
 
 fn sentiment_points(series: &[(crate::domain::Timestamp, f32)]) -> String {
-    if series.is_empty() {
-        return String::new();
+    match series {
+        [] => return String::new(),
+        // One day of chat: a level line across the chart.
+        [(_, score)] => {
+            let y = 50.0 - score.clamp(-1.0, 1.0) * 45.0;
+            return format!("0,{y:.1} 500,{y:.1}");
+        }
+        _ => {}
     }
     let last = series.len().saturating_sub(1).max(1);
     series
@@ -215,11 +221,7 @@ fn sentiment_points(series: &[(crate::domain::Timestamp, f32)]) -> String {
         .enumerate()
         .map(|(index, (_, score))| {
             #[allow(clippy::cast_precision_loss)]
-            let x = if series.len() == 1 {
-                250.0
-            } else {
-                index as f32 * 500.0 / last as f32
-            };
+            let x = index as f32 * 500.0 / last as f32;
             let y = 50.0 - score.clamp(-1.0, 1.0) * 45.0;
             format!("{x:.1},{y:.1}")
         })
