@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use crate::domain::Timestamp;
 use crate::domain::profile::{
-    ADD_TO_CART, PURCHASE, ProfileEvent, ProfileFacts, TagKind, derive_tags,
+    ADD_TO_CART, PURCHASE, ProfileEvent, ProfileFacts, basket_items, derive_tags,
+    interest_categories, purchased_items,
 };
 use crate::domain::recommend::{
     Candidate, CoOccurrence, RecommendationContext, ranking_quality, recommend, shortlist,
@@ -235,12 +236,8 @@ fn evaluate(rows: &[EventRow], categories: &HashMap<String, String>) -> Recommen
             .filter(|row| visible(customer, row))
             .map(|row| profile_event(row))
             .collect();
-        let purchased: Vec<String> = crate::domain::profile::purchased_items(&history);
-        let seeds: Vec<String> = history
-            .iter()
-            .filter(|e| e.name == PURCHASE || e.name == ADD_TO_CART)
-            .flat_map(|e| e.item_ids())
-            .collect();
+        let purchased = purchased_items(&history);
+        let seeds = basket_items(&history);
         let item_categories: BTreeMap<String, String> = seeds
             .iter()
             .filter_map(|id| Some((id.clone(), categories.get(id)?.clone())))
@@ -258,11 +255,7 @@ fn evaluate(rows: &[EventRow], categories: &HashMap<String, String>) -> Recommen
         let now = history
             .last()
             .map_or(Timestamp::from_unix_seconds(0), |e| e.at);
-        let interests: Vec<String> = derive_tags(&facts, now)
-            .into_iter()
-            .filter(|tag| tag.kind == TagKind::Interest)
-            .filter_map(|tag| tag.tag.strip_prefix("interest:").map(str::to_string))
-            .collect();
+        let interests = interest_categories(&derive_tags(&facts, now));
 
         let ids = shortlist(&together, &seeds, SHORTLIST_POPULAR);
         let candidates: Vec<Candidate<'_>> = ids

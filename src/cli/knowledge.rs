@@ -80,17 +80,7 @@ pub async fn import_faq(config: &Config, file: &Path, dry_run: bool) -> anyhow::
             }
             Ok(())
         }
-        Err(ServiceError::InvalidRows(errors)) => {
-            for error in &errors {
-                eprintln!("{}: {error}", file.display());
-            }
-            bail!(
-                "{} problem(s) in {}; nothing was imported",
-                errors.len(),
-                file.display()
-            )
-        }
-        Err(other) => Err(anyhow::anyhow!("{other}")),
+        Err(error) => Err(refusal(file, error)),
     }
 }
 
@@ -128,17 +118,24 @@ pub async fn import_catalog(config: &Config, file: &Path, dry_run: bool) -> anyh
             );
             Ok(())
         }
-        Err(ServiceError::InvalidRows(errors)) => {
+        Err(error) => Err(refusal(file, error)),
+    }
+}
+
+/// Every bad line on stderr, and the news that nothing was imported.
+fn refusal(file: &Path, error: ServiceError) -> anyhow::Error {
+    match error {
+        ServiceError::InvalidRows(errors) => {
             for error in &errors {
                 eprintln!("{}: {error}", file.display());
             }
-            bail!(
+            anyhow::anyhow!(
                 "{} problem(s) in {}; nothing was imported",
                 errors.len(),
                 file.display()
             )
         }
-        Err(other) => Err(anyhow::anyhow!("{other}")),
+        other => anyhow::anyhow!("{other}"),
     }
 }
 

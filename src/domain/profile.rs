@@ -141,6 +141,24 @@ pub fn purchased_items(events: &[ProfileEvent]) -> Vec<String> {
     items
 }
 
+/// The items a customer bought or put in a cart, in order: what "bought together" starts
+/// from.
+pub fn basket_items(events: &[ProfileEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|event| event.name == PURCHASE || event.name == ADD_TO_CART)
+        .flat_map(ProfileEvent::item_ids)
+        .collect()
+}
+
+/// The interest categories among `tags`, strongest first.
+pub fn interest_categories(tags: &[ProfileTag]) -> Vec<String> {
+    tags.iter()
+        .filter(|tag| tag.kind == TagKind::Interest)
+        .filter_map(|tag| tag.tag.strip_prefix("interest:").map(str::to_string))
+        .collect()
+}
+
 fn interests(facts: &ProfileFacts) -> Vec<ProfileTag> {
     #[derive(Default)]
     struct Signals {

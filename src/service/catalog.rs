@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::{ServiceError, blocking, catalog_csv, now};
 use crate::domain::catalog::{CatalogItem, StoredCatalogItem, mentions, naming_terms};
-use crate::domain::profile::{TagKind, purchased_items};
+use crate::domain::profile::{basket_items, interest_categories, purchased_items};
 use crate::domain::recommend::{
     Candidate, CoOccurrence, ReasonKind, RecommendationContext, recommend,
 };
@@ -468,20 +468,8 @@ impl CatalogService {
     ) -> Result<(Vec<String>, Vec<String>, Vec<String>), ServiceError> {
         let facts = self.store.customer_facts(customer).await?;
         let purchased = purchased_items(&facts.events);
-        let seeds: Vec<String> = facts
-            .events
-            .iter()
-            .filter(|event| matches!(event.name.as_str(), "purchase" | "add_to_cart"))
-            .flat_map(|event| event.item_ids())
-            .collect();
-        let interests = self
-            .store
-            .customer_tags(customer)
-            .await?
-            .into_iter()
-            .filter(|tag| tag.kind == TagKind::Interest)
-            .filter_map(|tag| tag.tag.strip_prefix("interest:").map(str::to_string))
-            .collect();
+        let seeds = basket_items(&facts.events);
+        let interests = interest_categories(&self.store.customer_tags(customer).await?);
         Ok((purchased, seeds, interests))
     }
 }

@@ -1,7 +1,9 @@
 //! The catalog's CSV format, with the FAQ import's rules: UTF-8 or GBK, columns by header
 //! name, every problem reported with its line, nothing imported unless every row is valid.
 
-use super::knowledge_csv::{MAX_FILE_BYTES, MAX_ROWS, csv_error, decode, split_list, unneutralize};
+use super::knowledge_csv::{
+    MAX_FILE_BYTES, MAX_ROWS, column_positions, csv_error, decode, split_list, unneutralize,
+};
 use crate::domain::RowError;
 use crate::domain::catalog::{CatalogInput, CatalogItem};
 
@@ -36,7 +38,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<(u64, CatalogItem)>, Vec<RowError>> {
         .headers()
         .map_err(|e| vec![csv_error(1, &e)])?
         .clone();
-    let columns = column_positions(&header)?;
+    let columns = column_positions(&header, &COLUMNS, &["id", "title"])?;
     let mut rows: Vec<(u64, CatalogItem)> = Vec::new();
     let mut errors = Vec::new();
     let mut seen: std::collections::HashMap<String, u64> = Default::default();
@@ -98,43 +100,6 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<(u64, CatalogItem)>, Vec<RowError>> {
     }
     if errors.is_empty() {
         Ok(rows)
-    } else {
-        Err(errors)
-    }
-}
-
-fn column_positions(
-    header: &csv::StringRecord,
-) -> Result<Vec<(&'static str, usize)>, Vec<RowError>> {
-    let mut positions = Vec::new();
-    let mut errors = Vec::new();
-    for (index, name) in header.iter().enumerate() {
-        let name = name.trim().to_ascii_lowercase();
-        match COLUMNS.iter().find(|column| **column == name) {
-            Some(column) if positions.iter().any(|(c, _)| c == column) => errors.push(RowError {
-                line: 1,
-                message: format!("column {name:?} appears twice"),
-            }),
-            Some(column) => positions.push((*column, index)),
-            None => errors.push(RowError {
-                line: 1,
-                message: format!(
-                    "unknown column {name:?}; the columns are {}",
-                    COLUMNS.join(", ")
-                ),
-            }),
-        }
-    }
-    for required in ["id", "title"] {
-        if !positions.iter().any(|(column, _)| *column == required) {
-            errors.push(RowError {
-                line: 1,
-                message: format!("the header has no {required:?} column"),
-            });
-        }
-    }
-    if errors.is_empty() {
-        Ok(positions)
     } else {
         Err(errors)
     }

@@ -67,7 +67,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, Vec<RowError>> {
         .headers()
         .map_err(|e| vec![csv_error(1, &e)])?
         .clone();
-    let columns = column_positions(&header)?;
+    let columns = column_positions(&header, &COLUMNS, &["question", "answer"])?;
 
     let mut rows = Vec::new();
     let mut errors = Vec::new();
@@ -160,14 +160,18 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, Vec<RowError>> {
     }
 }
 
-fn column_positions(
+/// Where each known column is in the header; every unknown, repeated or missing required
+/// column is a line-1 problem.
+pub(crate) fn column_positions(
     header: &csv::StringRecord,
+    columns: &[&'static str],
+    required: &[&str],
 ) -> Result<Vec<(&'static str, usize)>, Vec<RowError>> {
     let mut positions = Vec::new();
     let mut errors = Vec::new();
     for (index, name) in header.iter().enumerate() {
         let name = name.trim().to_ascii_lowercase();
-        match COLUMNS.iter().find(|column| **column == name) {
+        match columns.iter().find(|column| **column == name) {
             Some(column) if positions.iter().any(|(c, _)| c == column) => errors.push(RowError {
                 line: 1,
                 message: format!("column {name:?} appears twice"),
@@ -177,13 +181,13 @@ fn column_positions(
                 line: 1,
                 message: format!(
                     "unknown column {name:?}; the columns are {}",
-                    COLUMNS.join(", ")
+                    columns.join(", ")
                 ),
             }),
         }
     }
-    for required in ["question", "answer"] {
-        if !positions.iter().any(|(column, _)| *column == required) {
+    for required in required {
+        if !positions.iter().any(|(column, _)| column == required) {
             errors.push(RowError {
                 line: 1,
                 message: format!("the header has no {required:?} column"),
