@@ -57,6 +57,12 @@ const TYPING_PER_VISITOR: RateLimit = RateLimit {
     capacity: 3,
     refill_every: Duration::from_secs(1),
 };
+/// Tracked events and page timers: a page sends a few per view; a flood is refused, since
+/// each one re-derives the profile and checks the proactive rules.
+const EVENTS_PER_VISITOR: RateLimit = RateLimit {
+    capacity: 30,
+    refill_every: Duration::from_secs(2),
+};
 /// New visitors (rows in the database) per address.
 const VISITORS_PER_IP: RateLimit = RateLimit {
     capacity: 30,
@@ -113,6 +119,7 @@ pub struct ConversationService {
     messages_by_ip: Mutex<RateLimiter<IpAddr>>,
     visitors_by_ip: Mutex<RateLimiter<IpAddr>>,
     typing_by_visitor: Mutex<RateLimiter<CustomerId>>,
+    events_by_visitor: Mutex<RateLimiter<CustomerId>>,
 }
 
 fn take<K: Eq + std::hash::Hash + Clone>(
@@ -148,6 +155,7 @@ impl ConversationService {
             messages_by_ip: Mutex::new(RateLimiter::new(MESSAGES_PER_IP)),
             visitors_by_ip: Mutex::new(RateLimiter::new(VISITORS_PER_IP)),
             typing_by_visitor: Mutex::new(RateLimiter::new(TYPING_PER_VISITOR)),
+            events_by_visitor: Mutex::new(RateLimiter::new(EVENTS_PER_VISITOR)),
         }
     }
 
@@ -693,6 +701,7 @@ impl ConversationService {
         if !properties.is_object() || properties.to_string().len() > MAX_JSON_BYTES {
             return Err(invalid("properties", "must be an object of at most 4 KiB"));
         }
+        take(&self.events_by_visitor, &visitor.customer)?;
         self.store
             .record_customer_event(visitor.customer, name.to_string(), properties, now())
             .await?;
@@ -721,7 +730,7 @@ impl ConversationService {
                 "must be the page's http(s) address, at most 2,000 characters",
             ));
         }
-        take(&self.typing_by_visitor, &visitor.customer)?;
+        take(&self.events_by_visitor, &visitor.customer)?;
         self.proactive
             .on_occurrence(
                 &visitor.inbox,

@@ -125,6 +125,10 @@ async fn a_verified_identity_merges_the_anonymous_history_and_an_unverified_clai
         profile.contains("<dt>Language</dt><dd>en</dd>"),
         "{profile}"
     );
+    assert!(
+        profile.contains("returns × 1"),
+        "the FAQ category they asked about: {profile}"
+    );
 
     let tagged = admin.get_html("/customers?tag=interest%3Alighting").await;
     assert!(tagged.contains("Wang Fang") && !tagged.contains("Impostor"));
@@ -801,5 +805,32 @@ async fn in_a_real_browser_cart_abandoned_on_the_shop_page_opens_the_widget_with
         .await;
     chromium.quit().await;
     shop_server.stop(false).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_flood_of_tracked_events_is_refused() {
+    let (app, _admin, inbox) = trained_widget().await;
+    let page = Customer::new(&app, &inbox);
+    let mut refused = None;
+    for sent in 0..40 {
+        let response = page
+            .json(
+                "track",
+                json!({"name": "page_view", "properties": {"n": sent}}),
+            )
+            .await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some((sent, response.headers().contains_key("retry-after")));
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let (after, retry_after) = refused.expect("the flood is slowed down");
+    assert!(
+        after >= 30,
+        "a page's normal burst passes: refused after {after}"
+    );
+    assert!(retry_after, "429 says when to retry");
     app.stop().await;
 }

@@ -177,6 +177,8 @@ struct ProfilePage {
     erased: Option<String>,
     attributes: Vec<(String, String)>,
     tags: Vec<ProfileTag>,
+    /// FAQ categories of the questions the bot answered them, most asked first.
+    topics: Vec<(String, usize)>,
     timeline: Vec<TimelineRow>,
     /// The sentiment chart's polyline points, in a 500×100 box.
     sentiment_points: String,
@@ -229,6 +231,16 @@ fn sentiment_points(series: &[(crate::domain::Timestamp, f32)]) -> String {
         .join(" ")
 }
 
+fn asked_topics(categories: &[String]) -> Vec<(String, usize)> {
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for category in categories {
+        *counts.entry(category.to_lowercase()).or_default() += 1;
+    }
+    let mut topics: Vec<(String, usize)> = counts.into_iter().collect();
+    topics.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    topics
+}
+
 fn profile_page(who: &SignedIn, state: &AppState, profile: CustomerProfile) -> ProfilePage {
     let timeline = profile
         .timeline()
@@ -268,6 +280,7 @@ fn profile_page(who: &SignedIn, state: &AppState, profile: CustomerProfile) -> P
             })
             .unwrap_or_default(),
         tags: profile.tags.clone(),
+        topics: asked_topics(&profile.facts.asked_categories),
         timeline,
         sentiment_points: sentiment_points(&series),
         sentiment_count: series.len(),
