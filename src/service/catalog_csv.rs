@@ -1,9 +1,7 @@
 //! The catalog's CSV format, with the FAQ import's rules: UTF-8 or GBK, columns by header
 //! name, every problem reported with its line, nothing imported unless every row is valid.
 
-use super::knowledge_csv::{
-    MAX_FILE_BYTES, MAX_ROWS, column_positions, csv_error, decode, split_list, unneutralize,
-};
+use super::knowledge_csv::{read_records, split_list};
 use crate::domain::RowError;
 use crate::domain::catalog::{CatalogInput, CatalogItem};
 
@@ -21,55 +19,12 @@ pub const COLUMNS: [&str; 9] = [
 
 /// Reads and checks every row; all problems at once, each with its line.
 pub fn parse(bytes: &[u8]) -> Result<Vec<(u64, CatalogItem)>, Vec<RowError>> {
-    if bytes.len() > MAX_FILE_BYTES {
-        return Err(vec![RowError {
-            line: 0,
-            message: format!(
-                "the file is {} bytes; at most {MAX_FILE_BYTES} bytes (10 MiB) — split it",
-                bytes.len()
-            ),
-        }]);
-    }
-    let text = decode(bytes).map_err(|e| vec![e])?;
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(text.as_bytes());
-    let header = reader
-        .headers()
-        .map_err(|e| vec![csv_error(1, &e)])?
-        .clone();
-    let columns = column_positions(&header, &COLUMNS, &["id", "title"])?;
+    let (records, mut errors) = read_records(bytes, &COLUMNS, &["id", "title"])?;
     let mut rows: Vec<(u64, CatalogItem)> = Vec::new();
-    let mut errors = Vec::new();
     let mut seen: std::collections::HashMap<String, u64> = Default::default();
-    for record in reader.records() {
-        let record = match record {
-            Ok(record) => record,
-            Err(error) => {
-                let line = error.position().map_or(0, |p| p.line());
-                errors.push(csv_error(line, &error));
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, |p| p.line());
-        if rows.len() + errors.len() >= MAX_ROWS {
-            errors.push(RowError {
-                line,
-                message: format!("the file has more than {MAX_ROWS} rows; split it"),
-            });
-            break;
-        }
-        if record.iter().all(|cell| cell.trim().is_empty()) {
-            continue;
-        }
-        let cell = |name: &str| {
-            columns
-                .iter()
-                .find(|(column, _)| *column == name)
-                .and_then(|(_, index)| record.get(*index))
-                .map(unneutralize)
-                .unwrap_or_default()
-        };
+    for record in records {
+        let line = record.line;
+        let cell = |name: &str| record.cell(name);
         let input = CatalogInput {
             id: cell("id"),
             title: cell("title"),

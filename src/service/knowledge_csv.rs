@@ -48,8 +48,32 @@ pub fn decode(bytes: &[u8]) -> Result<String, RowError> {
     }
 }
 
-/// Reads and checks every row; returns all problems found, each with its line number.
-pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, Vec<RowError>> {
+/// One non-blank record of an imported file: its line and its cells by column name.
+pub(crate) struct CsvRecord {
+    pub(crate) line: u64,
+    cells: Vec<(&'static str, String)>,
+}
+
+impl CsvRecord {
+    /// The cell of `column` (empty when the file has no such column), its formula guard removed.
+    pub(crate) fn cell(&self, column: &str) -> String {
+        self.cells
+            .iter()
+            .find(|(name, _)| *name == column)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// What the FAQ and catalog imports share: the size limit, decoding, the header check
+/// against `columns` (with the `required` ones), and every record with its line; records
+/// that are not valid CSV, have an overlong cell or pass the row limit are problems with
+/// their line. Blank records are skipped.
+pub(crate) fn read_records(
+    bytes: &[u8],
+    columns: &[&'static str],
+    required: &[&str],
+) -> Result<(Vec<CsvRecord>, Vec<RowError>), Vec<RowError>> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(vec![RowError {
             line: 0,
@@ -67,12 +91,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, Vec<RowError>> {
         .headers()
         .map_err(|e| vec![csv_error(1, &e)])?
         .clone();
-    let columns = column_positions(&header, &COLUMNS, &["question", "answer"])?;
-
-    let mut rows = Vec::new();
+    let positions = column_positions(&header, columns, required)?;
+    let mut records = Vec::new();
     let mut errors = Vec::new();
-    let mut seen_external_ids: std::collections::HashMap<String, u64> = Default::default();
-    let mut seen_questions: std::collections::HashMap<(String, String), u64> = Default::default();
     for record in reader.records() {
         let record = match record {
             Ok(record) => record,
@@ -83,7 +104,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, Vec<RowError>> {
             }
         };
         let line = record.position().map_or(0, |p| p.line());
-        if rows.len() + errors.len() >= MAX_ROWS {
+        if records.len() + errors.len() >= MAX_ROWS {
             errors.push(RowError {
                 line,
                 message: format!("the file has more than {MAX_ROWS} rows; split it"),
@@ -93,17 +114,18 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, Vec<RowError>> {
         if record.iter().all(|cell| cell.trim().is_empty()) {
             continue;
         }
-        let cell = |name: &str| {
-            columns
-                .iter()
-                .find(|(column, _)| *column == name)
-                .and_then(|(_, index)| record.get(*index))
-                .map(unneutralize)
-                .unwrap_or_default()
-        };
-        if let Some(long) = COLUMNS
+        let cells: Vec<(&'static str, String)> = positions
             .iter()
-            .find(|c| cell(c).chars().count() > MAX_CELL_CHARS)
+            .map(|(column, index)| {
+                (
+                    *column,
+                    record.get(*index).map(unneutralize).unwrap_or_default(),
+                )
+            })
+            .collect();
+        if let Some((long, _)) = cells
+            .iter()
+            .find(|(_, value)| value.chars().count() > MAX_CELL_CHARS)
         {
             errors.push(RowError {
                 line,
@@ -111,6 +133,20 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, Vec<RowError>> {
             });
             continue;
         }
+        records.push(CsvRecord { line, cells });
+    }
+    Ok((records, errors))
+}
+
+/// Reads and checks every row; returns all problems found, each with its line number.
+pub fn parse(bytes: &[u8]) -> Result<Vec<CsvRow>, Vec<RowError>> {
+    let (records, mut errors) = read_records(bytes, &COLUMNS, &["question", "answer"])?;
+    let mut rows = Vec::new();
+    let mut seen_external_ids: std::collections::HashMap<String, u64> = Default::default();
+    let mut seen_questions: std::collections::HashMap<(String, String), u64> = Default::default();
+    for record in records {
+        let line = record.line;
+        let cell = |name: &str| record.cell(name);
         let input = FaqInput {
             question: cell("question"),
             variants: split_list(&cell("variants")),
