@@ -143,28 +143,48 @@ impl Chromium {
         }
     }
 
-    /// Clicks the first element matching `css` (waiting for it), as a person would. A live
-    /// list may be re-rendered between finding and clicking: then it finds it again.
-    pub async fn click(&self, css: &str) {
+    /// Runs one element command (`/element/{id}{action}`) on the first element matching
+    /// `css`, waiting for it. A live list may be re-rendered between finding the element and
+    /// acting on it: then it finds it again. Any other WebDriver error fails the test.
+    async fn on_element(
+        &self,
+        css: &str,
+        method: reqwest::Method,
+        action: &str,
+        body: Value,
+    ) -> Value {
         for _ in 0..5 {
             let element = self.find(css).await;
             let outcome = self
-                .post(&format!("/element/{element}/click"), json!({}))
+                .command(
+                    method.clone(),
+                    &format!("/element/{element}{action}"),
+                    body.clone(),
+                )
                 .await;
-            if outcome.is_null() {
-                return;
-            }
-            let stale = outcome["error"].as_str() == Some("stale element reference");
-            assert!(stale, "clicking {css}: {outcome}");
+            let Some(error) = outcome.get("error").and_then(Value::as_str) else {
+                return outcome;
+            };
+            assert_eq!(
+                error, "stale element reference",
+                "{action} on {css}: {outcome}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("{css} kept being replaced before it could be clicked");
+        panic!("{css} kept being replaced before {action} could reach it");
+    }
+
+    /// Clicks the first element matching `css` (waiting for it), as a person would.
+    pub async fn click(&self, css: &str) {
+        self.on_element(css, reqwest::Method::POST, "/click", json!({}))
+            .await;
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
-        let element = self.find(css).await;
-        self.post(
-            &format!("/element/{element}/value"),
+        self.on_element(
+            css,
+            reqwest::Method::POST,
+            "/value",
             json!({ "text": text }),
         )
         .await;
@@ -236,17 +256,13 @@ impl Chromium {
         }
     }
 
+    /// The rendered text of the first element matching `css` (waiting for it).
     pub async fn text_of(&self, css: &str) -> String {
-        let element = self.find(css).await;
-        self.command(
-            reqwest::Method::GET,
-            &format!("/element/{element}/text"),
-            Value::Null,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+        self.on_element(css, reqwest::Method::GET, "/text", Value::Null)
+            .await
+            .as_str()
+            .expect("element text is a string")
+            .to_string()
     }
 
     /// Leaves any frame for the page itself.
