@@ -78,6 +78,7 @@ impl App {
                 answer: config.answer_threshold,
                 unknown: config.unknown_threshold,
             },
+            config.fine_tune_options(),
         );
         // Trains in the background: the server answers at once, the bot once it is ready.
         let assistant_follower = assistant.follow_changes();

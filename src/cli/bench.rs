@@ -183,9 +183,10 @@ pub async fn understanding(config: &Config, entries: usize, rounds: usize) -> an
         embedder,
         data_dir.assistant_model(),
         crate::service::ThresholdOverrides::default(),
+        config.fine_tune_options(),
     );
     let started = Instant::now();
-    assistant.refresh().await?;
+    assistant.refresh_and_fine_tune().await?;
     let status = assistant.status();
     let report = status.report.context("the assistant did not train")?;
     println!(

@@ -13,8 +13,8 @@ use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::domain::intent::OUT_OF_SCOPE_PHRASES;
 use crate::domain::knowledge::normalize_question;
-use crate::ml::{Embedder, TrainingOptions};
-use crate::service::assistant::{Decision, IntentModel, ThresholdOverrides};
+use crate::ml::{Embedder, FineTuneOptions, TrainingOptions, TunedEncoder};
+use crate::service::assistant::{Decision, FineTuning, IntentModel, ThresholdOverrides};
 use crate::service::knowledge::import_into;
 use crate::service::{AssistantService, KnowledgeService};
 use crate::store::Store;
@@ -25,12 +25,14 @@ const OUT_OF_SCOPE: &str = "oos";
 const LATENCY_SAMPLE: usize = 300;
 
 pub async fn intents(config: &Config, train: &Path, test: &Path, json: bool) -> anyhow::Result<()> {
+    let fine_tune = config.fine_tune_options();
     let train_rows = read_labelled(train, &["label", "category", "intent"])?;
     let test_rows = read_labelled(test, &["label", "category", "intent"])?;
     let embedder = load_embedder(config).await?;
-    let report =
-        tokio::task::spawn_blocking(move || evaluate_intents(&embedder, &train_rows, &test_rows))
-            .await??;
+    let report = tokio::task::spawn_blocking(move || {
+        evaluate_intents(&embedder, &train_rows, &test_rows, fine_tune.as_ref())
+    })
+    .await??;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -48,7 +50,13 @@ pub async fn retrieval(
     let faq_bytes = std::fs::read(faq).with_context(|| format!("reading {}", faq.display()))?;
     let query_rows = read_labelled(queries, &["expected_question"])?;
     let embedder = load_embedder(config).await?;
-    let report = evaluate_retrieval(embedder, &faq_bytes, &query_rows).await?;
+    let report = evaluate_retrieval(
+        embedder,
+        config.fine_tune_options(),
+        &faq_bytes,
+        &query_rows,
+    )
+    .await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -105,11 +113,24 @@ struct IntentReport {
     out_of_scope_recall: Option<f64>,
     unknown_threshold: f32,
     holdout_accuracy: Option<f32>,
+    /// With fine-tuning on: what tuning the encoder's top layers did, both models' test
+    /// figures, and which one production would use.
+    fine_tuning: Option<FineTuningSummary>,
     most_confused: Vec<Confusion>,
     embedding_seconds: f64,
     training_seconds: f64,
     latency_p50_ms: f64,
     latency_p99_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct FineTuningSummary {
+    frozen_accuracy: f64,
+    tuned_accuracy: f64,
+    frozen_out_of_scope_recall: Option<f64>,
+    tuned_out_of_scope_recall: Option<f64>,
+    #[serde(flatten)]
+    judged: FineTuning,
 }
 
 #[derive(Debug, Serialize)]
@@ -123,12 +144,9 @@ fn evaluate_intents(
     embedder: &Embedder,
     train: &[(u64, String, String)],
     test: &[(u64, String, String)],
+    fine_tune: Option<&FineTuneOptions>,
 ) -> anyhow::Result<IntentReport> {
     let embed_started = Instant::now();
-    let embed = |rows: &[&(u64, String, String)]| {
-        let texts: Vec<&str> = rows.iter().map(|(_, text, _)| text.as_str()).collect();
-        embedder.embed_queries(&texts)
-    };
     // Out-of-scope training rows: two thirds become the background class, the rest (or,
     // without any, the built-in phrases) calibrate the threshold unseen — as in production.
     let (in_scope, oos): (Vec<_>, Vec<_>) = train.iter().partition(|(_, _, l)| l != OUT_OF_SCOPE);
@@ -136,61 +154,95 @@ fn evaluate_intents(
         oos.iter().enumerate().partition(|(i, _)| i % 3 != 2);
     let mut trained_rows: Vec<&(u64, String, String)> = in_scope;
     trained_rows.extend(background.into_iter().map(|(_, row)| *row));
-    let training_vectors = embed(&trained_rows)?;
-    let oos_vectors = if calibration.is_empty() {
-        embedder.embed_queries(OUT_OF_SCOPE_PHRASES)?
+    let calibration_texts: Vec<&str> = if calibration.is_empty() {
+        OUT_OF_SCOPE_PHRASES.to_vec()
     } else {
-        let rows: Vec<_> = calibration.into_iter().map(|(_, row)| *row).collect();
-        embed(&rows)?
+        calibration
+            .iter()
+            .map(|(_, (_, text, _))| text.as_str())
+            .collect()
     };
     let test_refs: Vec<_> = test.iter().collect();
-    let test_vectors = embed(&test_refs)?;
-    let embedding_seconds = embed_started.elapsed().as_secs_f64();
 
     let labels: Vec<String> = trained_rows.iter().map(|(_, _, l)| l.clone()).collect();
     let background_label = labels
         .iter()
         .any(|l| l == OUT_OF_SCOPE)
         .then(|| OUT_OF_SCOPE.to_string());
-    let train_started = Instant::now();
-    let model = IntentModel::train(
-        &training_vectors,
-        &labels,
-        background_label,
-        &oos_vectors,
-        &TrainingOptions::default(),
-    )?;
-    let training_seconds = train_started.elapsed().as_secs_f64();
-    let threshold = model.thresholds().unknown;
+    let train_head = |vectors: &[Vec<f32>], oos_vectors: &[Vec<f32>]| {
+        IntentModel::train(
+            vectors,
+            &labels,
+            background_label.clone(),
+            oos_vectors,
+            &TrainingOptions::default(),
+        )
+    };
     let test_has_oos = test.iter().any(|(_, _, l)| l == OUT_OF_SCOPE);
+    let expected: Vec<&str> = test.iter().map(|(_, _, l)| l.as_str()).collect();
+    let score = |model: &IntentModel<String>, vectors: &[Vec<f32>]| -> anyhow::Result<Scores> {
+        let predictions = predict_all(model, vectors, test_has_oos)?;
+        Ok(classification_scores(&expected, &predictions))
+    };
 
-    let mut predictions = Vec::with_capacity(test.len());
-    for vector in &test_vectors {
-        let predicted = if test_has_oos {
-            model.predict(vector)?.map(|best| best.label)
-        } else {
-            // Nothing to reject in the test set: score the classifier's best in-scope guess.
-            model
-                .rank(vector)?
-                .into_iter()
-                .find(|scored| scored.label != OUT_OF_SCOPE)
-                .map(|best| best.label)
-        };
-        predictions.push(predicted.unwrap_or_else(|| OUT_OF_SCOPE.to_string()));
+    // As in production: the head on the frozen encoder first.
+    let frozen_vectors = embedder.embed_queries(&texts(&trained_rows))?;
+    let frozen_oos = embedder.embed_queries(&calibration_texts)?;
+    let frozen_test = embedder.embed_queries(&texts(&test_refs))?;
+    let mut embedding_seconds = embed_started.elapsed().as_secs_f64();
+    let train_started = Instant::now();
+    let frozen_model = train_head(&frozen_vectors, &frozen_oos)?;
+    let mut training_seconds = train_started.elapsed().as_secs_f64();
+    let frozen_scores = score(&frozen_model, &frozen_test)?;
+
+    // Then, with fine-tuning on, the head on the tuned encoder, kept only when it does better
+    // on the held-out split (never on the test set).
+    let mut fine_tuning = None;
+    let mut chosen = (frozen_model, frozen_scores, None);
+    if let Some(options) = fine_tune {
+        let tuning_started = Instant::now();
+        let mut classes: Vec<&str> = labels.iter().map(String::as_str).collect();
+        classes.sort_unstable();
+        classes.dedup();
+        let targets: Vec<usize> = labels
+            .iter()
+            .map(|l| classes.binary_search(&l.as_str()).unwrap_or(0))
+            .collect();
+        let tuned =
+            embedder.fine_tune_queries(&texts(&trained_rows), &targets, classes.len(), options)?;
+        let tuned_oos = embedder.embed_queries_tuned(&tuned.encoder, &calibration_texts)?;
+        let tuned_model = train_head(&tuned.vectors, &tuned_oos)?;
+        training_seconds += tuning_started.elapsed().as_secs_f64();
+        let embed_test_started = Instant::now();
+        let tuned_test = embedder.embed_queries_tuned(&tuned.encoder, &texts(&test_refs))?;
+        embedding_seconds += embed_test_started.elapsed().as_secs_f64();
+        let tuned_scores = score(&tuned_model, &tuned_test)?;
+        let judged = FineTuning::judge(tuned.report, chosen.0.report(), tuned_model.report());
+        fine_tuning = Some(FineTuningSummary {
+            frozen_accuracy: chosen.1.accuracy,
+            tuned_accuracy: tuned_scores.accuracy,
+            frozen_out_of_scope_recall: chosen.1.oos_recall,
+            tuned_out_of_scope_recall: tuned_scores.oos_recall,
+            judged: judged.clone(),
+        });
+        if judged.kept {
+            chosen = (tuned_model, tuned_scores, Some(tuned.encoder));
+        }
     }
+    let (model, scores, encoder) = chosen;
+    let encoder = encoder.as_ref();
+    let threshold = model.thresholds().unknown;
 
     let mut latencies = Vec::new();
     let step = (test.len() / LATENCY_SAMPLE).max(1);
     for (_, text, _) in test.iter().step_by(step).take(LATENCY_SAMPLE) {
         let started = Instant::now();
-        let vector = embedder.embed_queries_uncached(&[text.as_str()])?;
+        let vector = embed_uncached(embedder, encoder, text)?;
         model.rank(vector.first().context("no vector")?)?;
         latencies.push(started.elapsed().as_secs_f64() * 1_000.0);
     }
     latencies.sort_by(f64::total_cmp);
 
-    let expected: Vec<&str> = test.iter().map(|(_, _, l)| l.as_str()).collect();
-    let scores = classification_scores(&expected, &predictions);
     Ok(IntentReport {
         model: embedder.model_id().to_string(),
         train_examples: train.len(),
@@ -202,11 +254,51 @@ fn evaluate_intents(
         out_of_scope_recall: scores.oos_recall,
         unknown_threshold: threshold,
         holdout_accuracy: model.report().holdout_accuracy,
+        fine_tuning,
         most_confused: scores.confused,
         embedding_seconds,
         training_seconds,
         latency_p50_ms: percentile(&latencies, 0.50),
         latency_p99_ms: percentile(&latencies, 0.99),
+    })
+}
+
+/// Each test vector's predicted label (`oos` when rejected).
+fn predict_all(
+    model: &IntentModel<String>,
+    vectors: &[Vec<f32>],
+    reject: bool,
+) -> anyhow::Result<Vec<String>> {
+    let mut predictions = Vec::with_capacity(vectors.len());
+    for vector in vectors {
+        let predicted = if reject {
+            model.predict(vector)?.map(|best| best.label)
+        } else {
+            // Nothing to reject in the test set: score the classifier's best in-scope guess.
+            model
+                .rank(vector)?
+                .into_iter()
+                .find(|scored| scored.label != OUT_OF_SCOPE)
+                .map(|best| best.label)
+        };
+        predictions.push(predicted.unwrap_or_else(|| OUT_OF_SCOPE.to_string()));
+    }
+    Ok(predictions)
+}
+
+fn texts<'a>(rows: &[&'a (u64, String, String)]) -> Vec<&'a str> {
+    rows.iter().map(|(_, text, _)| text.as_str()).collect()
+}
+
+/// One query embedded as a customer's message is (no cache), by the tuned encoder if any.
+fn embed_uncached(
+    embedder: &Embedder,
+    tuned: Option<&TunedEncoder>,
+    text: &str,
+) -> anyhow::Result<Vec<Vec<f32>>> {
+    Ok(match tuned {
+        None => embedder.embed_queries_uncached(&[text])?,
+        Some(tuned) => embedder.embed_queries_tuned(tuned, &[text])?,
     })
 }
 
@@ -323,6 +415,52 @@ fn print_intents(report: &IntentReport) {
             report.unknown_threshold
         );
     }
+    if let Some(summary) = &report.fine_tuning {
+        let tuning = &summary.judged.report;
+        let share = |value: Option<f32>| {
+            value.map_or_else(|| "-".to_string(), |v| format!("{:.2}%", v * 100.0))
+        };
+        println!(
+            "fine-tuning          top {} layers in {:.1} s, best epoch {} of {}",
+            tuning.layers,
+            tuning.duration_ms as f64 / 1_000.0,
+            tuning.best_epoch,
+            tuning.epochs.len()
+        );
+        for (index, epoch) in tuning.epochs.iter().enumerate() {
+            println!(
+                "  epoch {}            loss {:.3}, held-out {}",
+                index + 1,
+                epoch.mean_loss,
+                share(epoch.holdout_accuracy)
+            );
+        }
+        println!(
+            "  held-out           frozen {}  tuned {}  -> {}",
+            share(summary.judged.frozen_holdout_accuracy),
+            share(summary.judged.tuned_holdout_accuracy),
+            if summary.judged.kept {
+                "the tuned encoder is used"
+            } else {
+                "the frozen encoder is kept"
+            }
+        );
+        println!(
+            "  test accuracy      frozen {}  tuned {}",
+            percent(summary.frozen_accuracy),
+            percent(summary.tuned_accuracy)
+        );
+        if let (Some(frozen), Some(tuned)) = (
+            summary.frozen_out_of_scope_recall,
+            summary.tuned_out_of_scope_recall,
+        ) {
+            println!(
+                "  out-of-scope recall frozen {}  tuned {}",
+                percent(frozen),
+                percent(tuned)
+            );
+        }
+    }
     println!(
         "training             {:.1} s (embedding all rows: {:.1} s)",
         report.training_seconds, report.embedding_seconds
@@ -396,6 +534,7 @@ impl RankScores {
 
 async fn evaluate_retrieval(
     embedder: Arc<Embedder>,
+    fine_tune: Option<FineTuneOptions>,
     faq_csv: &[u8],
     queries: &[(u64, String, String)],
 ) -> anyhow::Result<RetrievalReport> {
@@ -410,8 +549,9 @@ async fn evaluate_retrieval(
         Arc::clone(&embedder),
         data_dir.assistant_model(),
         ThresholdOverrides::default(),
+        fine_tune,
     );
-    assistant.refresh().await?;
+    assistant.refresh_and_fine_tune().await?;
     let status = assistant.status();
     let thresholds = status.thresholds.context("the assistant did not train")?;
 

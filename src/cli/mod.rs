@@ -47,6 +47,10 @@ pub struct GlobalArgs {
     /// [default: multilingual-e5-small-zh-en]
     #[arg(long, global = true, env = "KEFU_MODEL", value_name = "NAME|DIR")]
     pub model: Option<String>,
+    /// Top encoder layers fine-tuned on the knowledge base in the background, 0 to keep the
+    /// encoder frozen [default: 2]
+    #[arg(long, global = true, env = "KEFU_FINE_TUNE_LAYERS", value_name = "N")]
+    pub fine_tune_layers: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,7 +207,7 @@ pub enum BenchCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
-    /// Train the production intent model on TRAIN and report accuracy, macro-F1,
+    /// Train the production intent model (with `--fine-tune-layers`) on TRAIN and report accuracy, macro-F1,
     /// out-of-scope precision/recall (rows labelled `oos`), the most confused labels,
     /// training time and per-query latency on TEST. CSV columns: text,label.
     Intents {
@@ -282,6 +286,7 @@ impl Cli {
             data_dir: self.global.data_dir.clone(),
             log: self.global.log.clone(),
             model: self.global.model.clone(),
+            fine_tune_layers: self.global.fine_tune_layers,
             ..Overrides::default()
         };
         if let Command::Serve(serve) = &self.command {

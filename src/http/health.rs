@@ -27,6 +27,11 @@ struct AssistantReadiness {
     trained: bool,
     training: bool,
     classes: usize,
+    /// Encoder layers replaced by ones fine-tuned on this knowledge base (0: frozen).
+    tuned_layers: usize,
+    /// Whether fine-tuning has run for the current training set (it keeps the frozen
+    /// encoder when tuning does not beat it).
+    fine_tuned: bool,
     last_error: Option<String>,
 }
 
@@ -45,6 +50,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 trained: status.ready,
                 training: status.training,
                 classes: status.classes,
+                tuned_layers: status.tuned_layers,
+                fine_tuned: status.fine_tuning.is_some(),
                 last_error: status.last_error,
             }
         },

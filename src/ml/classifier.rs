@@ -65,6 +65,10 @@ pub struct TrainingReport {
     /// Accuracy on the held-out split of the model trained without it; `None` when no class
     /// had enough examples to hold any out.
     pub holdout_accuracy: Option<f32>,
+    /// Mean negative log-likelihood of the true class on the held-out split, after
+    /// temperature scaling: how sure the model is when right, not only whether it is.
+    #[serde(default)]
+    pub holdout_log_loss: Option<f32>,
     pub steps: usize,
     pub temperature: f32,
     pub duration_ms: u64,
@@ -164,6 +168,7 @@ impl IntentClassifier {
                 classes,
                 holdout_examples: holdout_rows.len(),
                 holdout_accuracy,
+                holdout_log_loss: mean_log_loss(&held_out),
                 steps: final_options.max_steps,
                 temperature,
                 duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -244,6 +249,25 @@ impl IntentClassifier {
     }
 }
 
+fn mean_log_loss(held_out: &[HeldOutPrediction]) -> Option<f32> {
+    if held_out.is_empty() {
+        return None;
+    }
+    let total: f32 = held_out
+        .iter()
+        .map(|prediction| {
+            let probability = prediction
+                .probabilities
+                .get(prediction.class)
+                .copied()
+                .unwrap_or(0.0);
+            -probability.max(1e-12).ln()
+        })
+        .sum();
+    #[allow(clippy::cast_precision_loss)]
+    Some(total / held_out.len() as f32)
+}
+
 fn check_training_set(
     vectors: &[Vec<f32>],
     labels: &[usize],
@@ -274,7 +298,11 @@ fn check_training_set(
 
 /// A deterministic stratified split: from each class with enough examples, a share goes to
 /// the held-out rows.
-fn split(labels: &[usize], classes: usize, options: &TrainingOptions) -> (Vec<usize>, Vec<usize>) {
+pub(super) fn split(
+    labels: &[usize],
+    classes: usize,
+    options: &TrainingOptions,
+) -> (Vec<usize>, Vec<usize>) {
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
     for (row, &label) in labels.iter().enumerate() {
         by_class[label].push(row);
@@ -307,7 +335,7 @@ fn split(labels: &[usize], classes: usize, options: &TrainingOptions) -> (Vec<us
 }
 
 /// SplitMix64: a fixed, well-spread shuffle key without a random-number dependency here.
-fn mix(value: u64) -> u64 {
+pub(super) fn mix(value: u64) -> u64 {
     let mut z = value.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -9,7 +9,8 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
-use super::encoder::BertEncoder;
+use super::encoder::{BertEncoder, Layer};
+use super::fine_tune::TunedEncoder;
 use super::source::{ModelFiles, ModelSettings};
 use super::{MlError, ModelSource};
 
@@ -232,7 +233,8 @@ impl Embedder {
 
     /// One forward pass over encodings padded to the longest, then mean pooling over the real
     /// tokens and L2 normalisation.
-    fn embed_batch(&self, batch: &[&Encoding]) -> Result<Vec<Vec<f32>>, MlError> {
+    /// Ids and attention mask of `batch`, right-padded to its longest input.
+    fn pad(&self, batch: &[&Encoding]) -> (Vec<u32>, Vec<u32>, usize) {
         let longest = batch
             .iter()
             .map(|encoding| encoding.len())
@@ -247,6 +249,78 @@ impl Embedder {
             mask.extend_from_slice(encoding.get_attention_mask());
             mask.extend(std::iter::repeat_n(0u32, padding));
         }
+        (ids, mask, longest)
+    }
+
+    fn fast_encoder(&self) -> Result<&BertEncoder, MlError> {
+        match &self.encoder {
+            Encoder::Fast(encoder) => Ok(encoder),
+            Encoder::Reference(_) => Err(MlError::Training(format!(
+                "{} has an architecture kefu cannot fine-tune",
+                self.model_id
+            ))),
+        }
+    }
+
+    pub(super) fn fast_encoder_layers(&self) -> Result<usize, MlError> {
+        Ok(self.fast_encoder()?.layers().len())
+    }
+
+    pub(super) fn encoder_heads(&self) -> Result<usize, MlError> {
+        Ok(self.fast_encoder()?.heads())
+    }
+
+    /// The model's own top `count` layers (shared, never changed in place).
+    pub(super) fn top_layers_copy(&self, count: usize) -> Result<Vec<Layer>, MlError> {
+        let layers = self.fast_encoder()?.layers();
+        Ok(layers[layers.len().saturating_sub(count)..].to_vec())
+    }
+
+    /// Each query's hidden states below its top `tuned` layers (real tokens only): fine-tuning
+    /// trains those layers on them, so the layers beneath run once per text.
+    pub(super) fn query_states(
+        &self,
+        texts: &[&str],
+        tuned: usize,
+    ) -> Result<Vec<TokenStates>, MlError> {
+        let encoder = self.fast_encoder()?;
+        let below = encoder.layers().len().saturating_sub(tuned);
+        let encodings = self.tokenize(&self.settings.query_prefix, texts)?;
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&index| encodings[index].len());
+        let mut states: Vec<TokenStates> = Vec::with_capacity(texts.len());
+        states.resize_with(texts.len(), TokenStates::default);
+        for chunk in order.chunks(BATCH_SIZE) {
+            let batch: Vec<&Encoding> = chunk.iter().map(|&index| &encodings[index]).collect();
+            let (ids, mask, longest) = self.pad(&batch);
+            let values = encoder
+                .forward_bottom(&ids, &mask, batch.len(), longest, below)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            for (item, (&index, encoding)) in chunk.iter().zip(&batch).enumerate() {
+                let start = item * longest * self.dimension;
+                states[index] = TokenStates {
+                    values: values[start..start + encoding.len() * self.dimension].to_vec(),
+                    tokens: encoding.len(),
+                };
+            }
+        }
+        Ok(states)
+    }
+
+    /// Query vectors from the encoder with its top layers replaced by `tuned`'s.
+    pub fn embed_queries_tuned(
+        &self,
+        tuned: &TunedEncoder,
+        texts: &[&str],
+    ) -> Result<Vec<Vec<f32>>, MlError> {
+        tuned.check_fits(self)?;
+        let states = self.query_states(texts, tuned.layer_count())?;
+        tuned.pool(self.fast_encoder()?.heads(), &states)
+    }
+
+    fn embed_batch(&self, batch: &[&Encoding]) -> Result<Vec<Vec<f32>>, MlError> {
+        let (ids, mask, longest) = self.pad(batch);
         let vectors = match &self.encoder {
             Encoder::Fast(encoder) => {
                 let states = encoder.forward(&ids, &mask, batch.len(), longest)?;
@@ -278,7 +352,19 @@ impl Embedder {
 
 /// Mean over each input's real tokens, then L2 normalisation like torch's `F.normalize` (a zero
 /// vector stays zero instead of becoming NaN).
-fn mean_pool(states: &[f32], mask: &[u32], tokens: usize, dimension: usize) -> Vec<Vec<f32>> {
+/// One text's hidden states, `[tokens, hidden]` row-major.
+#[derive(Debug, Default, Clone)]
+pub(super) struct TokenStates {
+    pub(super) values: Vec<f32>,
+    pub(super) tokens: usize,
+}
+
+pub(super) fn mean_pool(
+    states: &[f32],
+    mask: &[u32],
+    tokens: usize,
+    dimension: usize,
+) -> Vec<Vec<f32>> {
     let batch = mask.len() / tokens.max(1);
     (0..batch)
         .map(|item| {

@@ -32,24 +32,28 @@ pub(super) struct BertEncoder {
     max_positions: usize,
 }
 
-struct Layer {
+/// One transformer layer's weights, laid out for the fused passes (and for fine-tuning, which
+/// copies them into trainable variables and back).
+#[derive(Clone)]
+pub(super) struct Layer {
     /// `[hidden, 3 * hidden]`: Q, K and V side by side, Q pre-scaled by 1/√head_dim.
-    qkv_weight: Tensor,
-    qkv_bias: Vec<f32>,
-    attention_output_weight: Tensor,
-    attention_output_bias: Vec<f32>,
-    attention_norm: Norm,
-    intermediate_weight: Tensor,
-    intermediate_bias: Vec<f32>,
-    output_weight: Tensor,
-    output_bias: Vec<f32>,
-    output_norm: Norm,
+    pub(super) qkv_weight: Tensor,
+    pub(super) qkv_bias: Vec<f32>,
+    pub(super) attention_output_weight: Tensor,
+    pub(super) attention_output_bias: Vec<f32>,
+    pub(super) attention_norm: Norm,
+    pub(super) intermediate_weight: Tensor,
+    pub(super) intermediate_bias: Vec<f32>,
+    pub(super) output_weight: Tensor,
+    pub(super) output_bias: Vec<f32>,
+    pub(super) output_norm: Norm,
 }
 
-struct Norm {
-    gamma: Vec<f32>,
-    beta: Vec<f32>,
-    eps: f32,
+#[derive(Clone)]
+pub(super) struct Norm {
+    pub(super) gamma: Vec<f32>,
+    pub(super) beta: Vec<f32>,
+    pub(super) eps: f32,
 }
 
 /// Rows of an f16 matrix kept as the little-endian bytes of the weights file.
@@ -213,6 +217,28 @@ impl BertEncoder {
         batch: usize,
         tokens: usize,
     ) -> Result<Vec<f32>, MlError> {
+        let states = self.forward_bottom(ids, mask, batch, tokens, self.layers.len())?;
+        Ok(states.flatten_all()?.to_vec1::<f32>()?)
+    }
+
+    pub(super) fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    pub(super) fn heads(&self) -> usize {
+        self.heads
+    }
+
+    /// Hidden states `[batch * tokens, hidden]` after the embeddings and the first `layers`
+    /// layers: what fine-tuning the layers above starts from.
+    pub(super) fn forward_bottom(
+        &self,
+        ids: &[u32],
+        mask: &[u32],
+        batch: usize,
+        tokens: usize,
+        layers: usize,
+    ) -> Result<Tensor, MlError> {
         if tokens > self.max_positions {
             return Err(MlError::Inference(candle_core::Error::Msg(format!(
                 "{tokens} tokens exceed the model's {} positions",
@@ -236,43 +262,62 @@ impl BertEncoder {
         for row in embedded.chunks_exact_mut(hidden) {
             self.embeddings_norm.apply_in_place(row);
         }
-        let mut states = Tensor::from_vec(embedded, (batch * tokens, hidden), &Device::Cpu)?;
-        let attention = Attention {
+        let states = Tensor::from_vec(embedded, (batch * tokens, hidden), &Device::Cpu)?;
+        run_layers(
+            states,
+            &self.layers[..layers.min(self.layers.len())],
+            mask,
             batch,
             tokens,
-            heads: self.heads,
-            mask,
-        };
-        for layer in &self.layers {
-            let qkv = states.matmul(&layer.qkv_weight)?;
-            let context = qkv.apply_op1_no_bwd(&AttentionWithBias {
-                attention: &attention,
-                bias: &layer.qkv_bias,
-            })?;
-            let projected = context.matmul(&layer.attention_output_weight)?;
-            states = projected.apply_op2_no_bwd(
-                &states,
-                &BiasResidualNorm {
-                    bias: &layer.attention_output_bias,
-                    norm: &layer.attention_norm,
-                },
-            )?;
-            let intermediate = states
-                .matmul(&layer.intermediate_weight)?
-                .apply_op1_no_bwd(&BiasGelu {
-                    bias: &layer.intermediate_bias,
-                })?;
-            let output = intermediate.matmul(&layer.output_weight)?;
-            states = output.apply_op2_no_bwd(
-                &states,
-                &BiasResidualNorm {
-                    bias: &layer.output_bias,
-                    norm: &layer.output_norm,
-                },
-            )?;
-        }
-        Ok(states.flatten_all()?.to_vec1::<f32>()?)
+            self.heads,
+        )
     }
+}
+
+/// Runs `states` (`[batch * tokens, hidden]`) through `layers` with the fused passes.
+pub(super) fn run_layers(
+    mut states: Tensor,
+    layers: &[Layer],
+    mask: &[u32],
+    batch: usize,
+    tokens: usize,
+    heads: usize,
+) -> Result<Tensor, MlError> {
+    let attention = Attention {
+        batch,
+        tokens,
+        heads,
+        mask,
+    };
+    for layer in layers {
+        let qkv = states.matmul(&layer.qkv_weight)?;
+        let context = qkv.apply_op1_no_bwd(&AttentionWithBias {
+            attention: &attention,
+            bias: &layer.qkv_bias,
+        })?;
+        let projected = context.matmul(&layer.attention_output_weight)?;
+        states = projected.apply_op2_no_bwd(
+            &states,
+            &BiasResidualNorm {
+                bias: &layer.attention_output_bias,
+                norm: &layer.attention_norm,
+            },
+        )?;
+        let intermediate = states
+            .matmul(&layer.intermediate_weight)?
+            .apply_op1_no_bwd(&BiasGelu {
+                bias: &layer.intermediate_bias,
+            })?;
+        let output = intermediate.matmul(&layer.output_weight)?;
+        states = output.apply_op2_no_bwd(
+            &states,
+            &BiasResidualNorm {
+                bias: &layer.output_bias,
+                norm: &layer.output_norm,
+            },
+        )?;
+    }
+    Ok(states)
 }
 
 /// The word-embedding table as f16 bytes: borrowed from the binary when the model is embedded

@@ -30,6 +30,8 @@ pub enum MlError {
     Tokenizer { model: String, reason: String },
     #[error("cannot train: {0}")]
     Training(String),
+    #[error("training stopped: the training set changed")]
+    Stopped,
     #[error("embedding inference failed")]
     Inference(#[from] candle_core::Error),
 }

@@ -23,6 +23,7 @@ mod classifier;
 mod embedder;
 mod encoder;
 mod error;
+mod fine_tune;
 mod source;
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ pub use classifier::{
 };
 pub use embedder::Embedder;
 pub use error::MlError;
+pub use fine_tune::{EpochReport, FineTuneOptions, FineTuneReport, FineTuned, TunedEncoder};
 pub use source::{ModelSource, embedded_model_names};
 pub use vectors::{VectorMatch, VectorSet};
 

@@ -16,7 +16,7 @@ fn minilm_dir() -> PathBuf {
 }
 
 /// Loading takes a second or more in a debug build: each model is loaded once per test binary.
-fn e5() -> &'static Embedder {
+pub(super) fn e5() -> &'static Embedder {
     static MODEL: OnceLock<Embedder> = OnceLock::new();
     MODEL.get_or_init(|| {
         Embedder::load(&ModelSource::Embedded(DEFAULT_MODEL.to_string()))

@@ -1,7 +1,8 @@
 //! The bot's understanding with the real model: intents in both languages, out-of-scope
 //! rejection, answers from the demo knowledge base, retraining after an edit, `kefu eval`.
 
-use crate::helpers::{Browser, TestApp, kefu_binary, spawn_demo_app};
+use crate::helpers::{Browser, TestApp, kefu_binary, spawn_demo_app, spawn_with, test_config};
+use kefu::config::Config;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -186,7 +187,7 @@ async fn understanding_needs_a_signed_in_user_and_a_sane_message() {
 }
 
 /// `kefu eval intents` on a small slice of BANKING77 (five intents) trains the production
-/// model and reports every figure the full benchmark reports.
+/// model (fine-tuned encoder included) and reports every figure the full benchmark reports.
 #[test]
 fn kefu_eval_intents_runs_end_to_end() {
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -226,6 +227,20 @@ fn kefu_eval_intents_runs_end_to_end() {
         );
     }
     assert!(report["most_confused"].is_array(), "{report}");
+    // As `kefu serve` does, the encoder's top two layers were fine-tuned too, and both
+    // models were scored.
+    let tuning = &report["fine_tuning"];
+    assert_eq!(tuning["report"]["layers"], 2, "{report}");
+    assert!(
+        tuning["report"]["epochs"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty()),
+        "{report}"
+    );
+    assert!(tuning["kept"].is_boolean(), "{report}");
+    for field in ["frozen_accuracy", "tuned_accuracy"] {
+        assert!(tuning[field].as_f64().is_some(), "{field}: {report}");
+    }
     assert!(
         report["out_of_scope_recall"].is_null(),
         "no oos rows: {report}"
@@ -355,5 +370,67 @@ async fn a_taught_phrase_changes_what_the_bot_understands() {
         decision(body) == ("intent", Some("human_request"))
     })
     .await;
+    app.stop().await;
+}
+
+async fn readiness(browser: &Browser) -> Value {
+    let ready: Value = browser.get("/readyz").await.json().await.expect("json");
+    ready["assistant"].clone()
+}
+
+/// As `kefu serve` runs: the bot answers with the frozen encoder first, fine-tunes the top
+/// layers on the knowledge base in the background and swaps the result in when it does
+/// better on held-out phrases; a restart loads that outcome instead of training again.
+#[tokio::test]
+async fn the_encoder_is_fine_tuned_in_the_background_and_reloaded_after_a_restart() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let config = Config {
+        demo: true,
+        fine_tune_layers: 1,
+        ..test_config(temp.path())
+    };
+    let app = spawn_with(config.clone()).await.expect("kefu starts");
+    let admin = app.admin().await;
+    eventually_understood(&admin, "hello", |_| true).await;
+    let started = Instant::now();
+    let tuned = loop {
+        let assistant = readiness(&admin).await;
+        if assistant["fine_tuned"] == true && assistant["training"] == false {
+            break assistant;
+        }
+        assert!(
+            started.elapsed() < TRAINING_WAIT * 3,
+            "fine-tuning never finished: {assistant}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(tuned["last_error"].is_null(), "{tuned}");
+    assert_eq!(tuned["tuned_layers"], 1, "the tuned layer serves: {tuned}");
+
+    // The bot understands through the tuned layer as before.
+    let body = eventually_understood(&admin, "转人工", |_| true).await;
+    assert_eq!(decision(&body), ("intent", Some("human_request")), "{body}");
+    let body = eventually_understood(&admin, "I want to talk to a real person", |_| true).await;
+    assert_eq!(decision(&body), ("intent", Some("human_request")), "{body}");
+    let body = eventually_understood(&admin, "what's the weather on Mars", |_| true).await;
+    assert_eq!(decision(&body).0, "unknown", "{body}");
+    let (_, body) = understand(&admin, "where is my package? it's been a week").await;
+    assert_eq!(first_question(&body), "How do I track my order?", "{body}");
+    let (_, body) = understand(&admin, "我的快递到哪里了").await;
+    assert_eq!(first_question(&body), "怎么查询我的订单物流？", "{body}");
+    app.stop().await;
+
+    // A restart finds the tuned model in the data directory: it answers through the tuned
+    // layer as soon as it is trained, without fine-tuning again.
+    let app = spawn_with(config).await.expect("kefu restarts");
+    let admin = app.admin_or_login().await;
+    eventually_understood(&admin, "hello", |_| true).await;
+    let reloaded = readiness(&admin).await;
+    assert_eq!(reloaded["tuned_layers"], 1, "{reloaded}");
+    assert_eq!(reloaded["fine_tuned"], true, "{reloaded}");
+    assert_eq!(
+        reloaded["training"], false,
+        "nothing left to train: {reloaded}"
+    );
     app.stop().await;
 }

@@ -41,6 +41,9 @@ pub fn test_config(data_dir: &Path) -> Config {
         workers: Some(1),
         db_readers: 2,
         demo: false,
+        // Fine-tuning the encoder costs CPU minutes on a 2-core machine: tests that need it
+        // turn it on (tests/api/assistant.rs).
+        fine_tune_layers: 0,
         ..Config::default()
     }
 }

@@ -23,6 +23,8 @@ fn serve(data_dir: &Path) -> Served {
         .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
         .arg("--data-dir")
         .arg(data_dir)
+        // The background fine-tuning would only compete with the other tests for the CPU.
+        .env("KEFU_FINE_TUNE_LAYERS", "0")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

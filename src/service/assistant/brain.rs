@@ -4,14 +4,15 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
 use super::ThresholdOverrides;
-use super::intent_model::{Calibration, IntentModel, ScoredLabel, Thresholds};
+use super::intent_model::{Calibration, FineTuning, IntentModel, ScoredLabel, Thresholds};
 use crate::domain::sentiment::{LexiconSentiment, lexicon_sentiment};
 use crate::domain::{BuiltinIntent, FaqEntry, FaqEntryId, IntentLabel, Language};
-use crate::ml::{IntentClassifier, MlError, TrainingReport, VectorSet};
+use crate::ml::{IntentClassifier, MlError, TrainingReport, TunedEncoder, VectorSet};
 
 /// Candidates each retriever contributes to the fusion.
 pub(super) const CANDIDATES: usize = 20;
@@ -35,6 +36,11 @@ pub(super) struct Brain {
     pub thresholds: Thresholds,
     pub fingerprint: String,
     knowledge_sequence: AtomicI64,
+    /// Top layers fine-tuned on this training set: messages are embedded through them (the
+    /// FAQ vectors above were too). `None`: the model's own encoder.
+    pub tuned: Option<Arc<TunedEncoder>>,
+    /// Set once fine-tuning has run for this training set (kept or not).
+    pub fine_tuning: OnceLock<FineTuning>,
 }
 
 /// What the bot should do with a message.
@@ -124,7 +130,22 @@ impl Brain {
             thresholds,
             fingerprint,
             knowledge_sequence: AtomicI64::new(knowledge_sequence),
+            tuned: None,
+            fine_tuning: OnceLock::new(),
         })
+    }
+
+    /// This brain with the encoder layers its vectors were embedded through.
+    pub fn with_tuned(
+        mut self,
+        tuned: Option<Arc<TunedEncoder>>,
+        fine_tuning: Option<FineTuning>,
+    ) -> Brain {
+        self.tuned = tuned;
+        if let Some(fine_tuning) = fine_tuning {
+            self.fine_tuning = OnceLock::from(fine_tuning);
+        }
+        self
     }
 
     pub fn knowledge_sequence(&self) -> i64 {
@@ -320,6 +341,7 @@ fn answer_slot<'a>(
 pub(super) struct SavedModel {
     weights: PathBuf,
     metadata: PathBuf,
+    tuned_layers: PathBuf,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -329,6 +351,15 @@ struct SavedMetadata {
     background: Option<IntentLabel>,
     calibration: Calibration,
     report: TrainingReport,
+    /// Fine-tuning of this training set: its layers are in `tuned_layers` when kept.
+    #[serde(default)]
+    fine_tuning: Option<FineTuning>,
+}
+
+/// A saved model and how fine-tuning went for its training set.
+pub(super) struct LoadedModel {
+    pub intents: IntentModel<IntentLabel>,
+    pub fine_tuning: Option<FineTuning>,
 }
 
 impl SavedModel {
@@ -336,37 +367,58 @@ impl SavedModel {
         SavedModel {
             weights: dir.join("intent-model.safetensors"),
             metadata: dir.join("intent-model.json"),
+            tuned_layers: dir.join("intent-encoder.safetensors"),
         }
     }
 
     /// The saved model if it was trained on exactly this training set; `None` otherwise
     /// (missing, stale or unreadable files just mean training again).
-    pub fn load(&self, fingerprint: &str) -> Option<IntentModel<IntentLabel>> {
+    pub fn load(&self, fingerprint: &str) -> Option<LoadedModel> {
         let metadata: SavedMetadata =
             serde_json::from_slice(&std::fs::read(&self.metadata).ok()?).ok()?;
         if metadata.fingerprint != fingerprint {
             return None;
         }
         let classifier = IntentClassifier::load(&self.weights).ok()?;
-        IntentModel::from_parts(
+        let intents = IntentModel::from_parts(
             metadata.labels,
             metadata.background,
             classifier,
             metadata.calibration,
             metadata.report,
         )
-        .ok()
+        .ok()?;
+        Some(LoadedModel {
+            intents,
+            fine_tuning: metadata.fine_tuning,
+        })
     }
 
-    /// Weights first, metadata last: metadata that names a fingerprint always has its weights.
-    pub fn save(&self, model: &IntentModel<IntentLabel>, fingerprint: &str) -> Result<(), MlError> {
+    /// The tuned layers saved with the model, when they fit `embedder`'s model.
+    pub fn load_tuned(&self, embedder: &crate::ml::Embedder) -> Option<TunedEncoder> {
+        TunedEncoder::load(&self.tuned_layers, embedder).ok()
+    }
+
+    /// Weights first, metadata last: metadata that names a fingerprint always has its weights
+    /// (and its tuned layers, when it says it has them).
+    pub fn save(
+        &self,
+        model: &IntentModel<IntentLabel>,
+        fingerprint: &str,
+        tuned: Option<&TunedEncoder>,
+        fine_tuning: Option<&FineTuning>,
+    ) -> Result<(), MlError> {
         model.classifier().save(&self.weights)?;
+        if let Some(layers) = tuned {
+            layers.save(&self.tuned_layers)?;
+        }
         let metadata = SavedMetadata {
             fingerprint: fingerprint.to_string(),
             labels: model.labels().to_vec(),
             background: model.background().copied(),
             calibration: model.calibration().clone(),
             report: model.report().clone(),
+            fine_tuning: fine_tuning.cloned(),
         };
         let json = serde_json::to_vec_pretty(&metadata)
             .map_err(|error| MlError::Training(error.to_string()))?;

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use crate::ml::{HeldOutPrediction, IntentClassifier, MlError, TrainingOptions, TrainingReport};
+use crate::ml::{
+    FineTuneReport, HeldOutPrediction, IntentClassifier, MlError, TrainingOptions, TrainingReport,
+};
 
 /// Where the bot's decisions switch, on the calibrated confidence of the best class.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -42,6 +44,47 @@ pub struct Calibration {
     pub in_scope_kept: Option<f32>,
     pub out_of_scope_rejected: Option<f32>,
     pub answered_precision: Option<f32>,
+}
+
+/// What fine-tuning the encoder did for one training set, and whether the bot uses it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FineTuning {
+    pub report: FineTuneReport,
+    /// The head trained on the tuned encoder did better on the held-out split than the head
+    /// on the frozen one (see [`generalises_better`]), so the bot uses the tuned encoder.
+    pub kept: bool,
+    pub frozen_holdout_accuracy: Option<f32>,
+    pub tuned_holdout_accuracy: Option<f32>,
+}
+
+impl FineTuning {
+    /// Compares the two heads, trained the same way on the same split, one on each encoder.
+    pub fn judge(report: FineTuneReport, frozen: &TrainingReport, tuned: &TrainingReport) -> Self {
+        FineTuning {
+            report,
+            kept: generalises_better(tuned, frozen),
+            frozen_holdout_accuracy: frozen.holdout_accuracy,
+            tuned_holdout_accuracy: tuned.holdout_accuracy,
+        }
+    }
+}
+
+/// Whether `candidate` did better than `incumbent` on the same held-out split: more
+/// accurate, or as accurate with a lower calibrated log loss (surer when right). Without a
+/// held-out split there is no evidence, and the incumbent stays.
+pub fn generalises_better(candidate: &TrainingReport, incumbent: &TrainingReport) -> bool {
+    let (Some(accuracy), Some(incumbent_accuracy)) =
+        (candidate.holdout_accuracy, incumbent.holdout_accuracy)
+    else {
+        return false;
+    };
+    if (accuracy - incumbent_accuracy).abs() > f32::EPSILON {
+        return accuracy > incumbent_accuracy;
+    }
+    match (candidate.holdout_log_loss, incumbent.holdout_log_loss) {
+        (Some(loss), Some(incumbent_loss)) => loss < incumbent_loss,
+        _ => false,
+    }
 }
 
 /// A class and its calibrated probability.

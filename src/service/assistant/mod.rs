@@ -6,10 +6,13 @@ mod brain;
 mod intent_model;
 
 pub use brain::{AnswerCandidate, Decision, Sentiment, Understanding};
-pub use intent_model::{Calibration, IntentModel, ScoredLabel, Thresholds, calibrate};
+pub use intent_model::{
+    Calibration, FineTuning, IntentModel, ScoredLabel, Thresholds, calibrate, generalises_better,
+};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -18,7 +21,9 @@ use sha2::{Digest, Sha256};
 use super::{KnowledgeService, ServiceError, blocking, now};
 use crate::domain::intent::{BACKGROUND_PHRASES, OUT_OF_SCOPE_PHRASES};
 use crate::domain::{BuiltinIntent, FaqStatus, IntentLabel, IntentPhrase, NewIntentPhrase, UserId};
-use crate::ml::{Embedder, TrainingOptions, TrainingReport};
+use crate::ml::{
+    Embedder, FineTuneOptions, MlError, TrainingOptions, TrainingReport, TunedEncoder,
+};
 use crate::store::{EmbeddingRecord, ModelKey, Store};
 use brain::Brain;
 
@@ -49,6 +54,10 @@ pub struct AssistantStatus {
     pub classes: usize,
     pub knowledge_sequence: i64,
     pub report: Option<TrainingReport>,
+    /// How fine-tuning the encoder went for the current training set, once it has run.
+    pub fine_tuning: Option<FineTuning>,
+    /// Encoder layers the current model replaced with tuned ones (0: frozen encoder).
+    pub tuned_layers: usize,
     pub calibration: Option<Calibration>,
     pub thresholds: Option<Thresholds>,
 }
@@ -59,6 +68,10 @@ pub struct AssistantService {
     embedder: Arc<Embedder>,
     model_dir: PathBuf,
     overrides: ThresholdOverrides,
+    /// `None`: the encoder stays frozen.
+    fine_tune: Option<FineTuneOptions>,
+    /// The training set the last refresh left for fine-tuning.
+    tuning: Mutex<Option<Arc<TrainingSet>>>,
     brain: RwLock<Option<Arc<Brain>>>,
     progress: Mutex<Progress>,
     changed: tokio::sync::Notify,
@@ -70,6 +83,168 @@ pub struct AssistantService {
 struct Progress {
     training: bool,
     last_error: Option<String>,
+}
+
+/// Above this many phrases the encoder is not fine-tuned: on two cores an epoch over 20,000
+/// phrases takes about ten minutes, and the head alone already serves a knowledge base that size.
+const FINE_TUNE_MAX_EXAMPLES: usize = 20_000;
+
+/// What one training run learns from: the phrases with their classes, and what the brain
+/// needs besides.
+struct TrainingSet {
+    texts: Vec<String>,
+    labels: Vec<IntentLabel>,
+    /// The FAQ entry of each of the first `faq_rows.len()` phrases.
+    faq_rows: Vec<crate::domain::FaqEntryId>,
+    entry_languages: HashMap<crate::domain::FaqEntryId, crate::domain::Language>,
+    oos_texts: Vec<String>,
+    fingerprint: String,
+    sequence: i64,
+}
+
+/// The blocking half of training: runs on a blocking thread with what it needs.
+struct TrainingJob {
+    set: Arc<TrainingSet>,
+    saved: brain::SavedModel,
+    model_dir: PathBuf,
+    embedder: Arc<Embedder>,
+    overrides: ThresholdOverrides,
+}
+
+enum Tuning {
+    Better(Box<Brain>),
+    NoBetter(FineTuning),
+}
+
+impl TrainingJob {
+    fn brain(
+        &self,
+        intents: IntentModel<IntentLabel>,
+        vectors: Vec<Vec<f32>>,
+        tuned: Option<TunedEncoder>,
+        fine_tuning: Option<FineTuning>,
+    ) -> Result<Brain, MlError> {
+        let faq_vectors = self.set.faq_rows.iter().copied().zip(vectors).collect();
+        Ok(Brain::new(
+            intents,
+            faq_vectors,
+            self.set.entry_languages.clone(),
+            self.embedder.dimension(),
+            self.overrides,
+            self.set.fingerprint.clone(),
+            self.set.sequence,
+        )?
+        .with_tuned(tuned.map(Arc::new), fine_tuning))
+    }
+
+    fn save(
+        &self,
+        intents: &IntentModel<IntentLabel>,
+        tuned: Option<&TunedEncoder>,
+        fine_tuning: Option<&FineTuning>,
+    ) {
+        let saved = std::fs::create_dir_all(&self.model_dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                self.saved
+                    .save(intents, &self.set.fingerprint, tuned, fine_tuning)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(error) = saved {
+            tracing::warn!(%error, "could not save the intent model; it is retrained at the next start");
+        }
+    }
+
+    /// The saved model for this training set, or the head trained on the frozen encoder's
+    /// `vectors`; and whether fine-tuning is still to be tried for it.
+    fn first_brain(
+        &self,
+        vectors: Vec<Vec<f32>>,
+        oos_vectors: &[Vec<f32>],
+    ) -> Result<(Brain, bool), MlError> {
+        if let Some(loaded) = self.saved.load(&self.set.fingerprint) {
+            match loaded.fine_tuning {
+                None => return Ok((self.brain(loaded.intents, vectors, None, None)?, true)),
+                Some(fine_tuning) if !fine_tuning.kept => {
+                    let brain = self.brain(loaded.intents, vectors, None, Some(fine_tuning))?;
+                    return Ok((brain, false));
+                }
+                Some(fine_tuning) => {
+                    if let Some(layers) = self.saved.load_tuned(&self.embedder) {
+                        let texts: Vec<&str> = self.set.texts.iter().map(String::as_str).collect();
+                        let tuned_vectors = self.embedder.embed_queries_tuned(&layers, &texts)?;
+                        let brain = self.brain(
+                            loaded.intents,
+                            tuned_vectors,
+                            Some(layers),
+                            Some(fine_tuning),
+                        )?;
+                        return Ok((brain, false));
+                    }
+                    // The tuned layers are gone or unreadable: train again from the start.
+                }
+            }
+        }
+        let intents = IntentModel::train(
+            &vectors,
+            &self.set.labels,
+            Some(IntentLabel::OutOfScope),
+            oos_vectors,
+            &TrainingOptions::default(),
+        )?;
+        self.save(&intents, None, None);
+        Ok((self.brain(intents, vectors, None, None)?, true))
+    }
+
+    /// Fine-tunes the encoder's top layers on the training set and trains the head on the
+    /// tuned vectors; the result replaces `frozen` (the head on the frozen encoder) only when
+    /// it generalises better on the held-out split.
+    fn tuned_brain(
+        &self,
+        frozen: &TrainingReport,
+        options: &FineTuneOptions,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Tuning, MlError> {
+        let mut classes = self.set.labels.clone();
+        classes.sort();
+        classes.dedup();
+        let targets: Vec<usize> = self
+            .set
+            .labels
+            .iter()
+            .map(|label| classes.binary_search(label).unwrap_or(0))
+            .collect();
+        let texts: Vec<&str> = self.set.texts.iter().map(String::as_str).collect();
+        let tuned = self.embedder.fine_tune_queries_until(
+            &texts,
+            &targets,
+            classes.len(),
+            options,
+            stop,
+        )?;
+        let oos_texts: Vec<&str> = self.set.oos_texts.iter().map(String::as_str).collect();
+        let oos_vectors = self
+            .embedder
+            .embed_queries_tuned(&tuned.encoder, &oos_texts)?;
+        let intents = IntentModel::train(
+            &tuned.vectors,
+            &self.set.labels,
+            Some(IntentLabel::OutOfScope),
+            &oos_vectors,
+            &TrainingOptions::default(),
+        )?;
+        let fine_tuning = FineTuning::judge(tuned.report, frozen, intents.report());
+        if !fine_tuning.kept {
+            return Ok(Tuning::NoBetter(fine_tuning));
+        }
+        self.save(&intents, Some(&tuned.encoder), Some(&fine_tuning));
+        Ok(Tuning::Better(Box::new(self.brain(
+            intents,
+            tuned.vectors,
+            Some(tuned.encoder),
+            Some(fine_tuning),
+        )?)))
+    }
 }
 
 /// One phrase the classifier learns.
@@ -87,6 +262,7 @@ impl AssistantService {
         embedder: Arc<Embedder>,
         model_dir: PathBuf,
         overrides: ThresholdOverrides,
+        fine_tune: Option<FineTuneOptions>,
     ) -> Arc<AssistantService> {
         Arc::new(AssistantService {
             store,
@@ -94,6 +270,8 @@ impl AssistantService {
             embedder,
             model_dir,
             overrides,
+            fine_tune,
+            tuning: Mutex::new(None),
             brain: RwLock::new(None),
             progress: Mutex::new(Progress::default()),
             changed: tokio::sync::Notify::new(),
@@ -124,6 +302,11 @@ impl AssistantService {
             classes: brain.as_ref().map_or(0, |b| b.intents.labels().len()),
             knowledge_sequence: brain.as_ref().map_or(0, |b| b.knowledge_sequence()),
             report: brain.as_ref().map(|b| b.intents.report().clone()),
+            fine_tuning: brain.as_ref().and_then(|b| b.fine_tuning.get().cloned()),
+            tuned_layers: brain
+                .as_ref()
+                .and_then(|b| b.tuned.as_ref())
+                .map_or(0, |t| t.layer_count()),
             calibration: brain.as_ref().map(|b| b.intents.calibration().clone()),
             thresholds: brain.as_ref().map(|b| b.thresholds),
         }
@@ -149,10 +332,14 @@ impl AssistantService {
         }
         let embedder = Arc::clone(&self.embedder);
         let text = message.clone();
-        let vector = blocking(move || embedder.embed_queries(&[text.as_str()]))
-            .await??
-            .pop()
-            .unwrap_or_default();
+        let tuned = brain.tuned.clone();
+        let vector = blocking(move || match tuned {
+            Some(tuned) => embedder.embed_queries_tuned(&tuned, &[text.as_str()]),
+            None => embedder.embed_queries(&[text.as_str()]),
+        })
+        .await??
+        .pop()
+        .unwrap_or_default();
         let keyword_hits = self
             .knowledge
             .search(
@@ -250,54 +437,22 @@ impl AssistantService {
             .collect();
         let oos_vectors = self.embed_with_cache(&oos_texts).await?;
 
-        let faq_vectors: Vec<_> = faq_rows
-            .iter()
-            .copied()
-            .zip(vectors.iter().cloned())
-            .collect();
-        let labels: Vec<IntentLabel> = examples.iter().map(|e| e.label).collect();
-        let saved = brain::SavedModel::paths(&self.model_dir);
-        let overrides = self.overrides;
-        let dimension = self.embedder.dimension();
-        let model_dir = self.model_dir.clone();
-        let fingerprint_for_job = fingerprint.clone();
-        let brain = blocking(move || -> Result<Brain, crate::ml::MlError> {
-            let intents = match saved.load(&fingerprint_for_job) {
-                Some(intents) => intents,
-                None => {
-                    let intents = IntentModel::train(
-                        &vectors,
-                        &labels,
-                        Some(IntentLabel::OutOfScope),
-                        &oos_vectors,
-                        &TrainingOptions::default(),
-                    )?;
-                    if let Err(error) = std::fs::create_dir_all(&model_dir)
-                        .map_err(|e| e.to_string())
-                        .and_then(|()| {
-                            saved
-                                .save(&intents, &fingerprint_for_job)
-                                .map_err(|e| e.to_string())
-                        })
-                    {
-                        tracing::warn!(%error, "could not save the intent model; it is retrained at the next start");
-                    }
-                    intents
-                }
-            };
-            Brain::new(
-                intents,
-                faq_vectors,
-                entry_languages,
-                dimension,
-                overrides,
-                fingerprint_for_job,
-                sequence,
-            )
-        })
-        .await??;
+        let set = Arc::new(TrainingSet {
+            texts,
+            labels: examples.iter().map(|e| e.label).collect(),
+            faq_rows,
+            entry_languages,
+            oos_texts,
+            fingerprint,
+            sequence,
+        });
+        let (brain, needs_tuning) = {
+            let job = self.job(&set);
+            blocking(move || job.first_brain(vectors, &oos_vectors)).await??
+        };
         let report = brain.intents.report().clone();
         let thresholds = brain.thresholds;
+        let tuned_layers = brain.tuned.as_ref().map_or(0, |t| t.layer_count());
         self.swap(Arc::new(brain));
         tracing::info!(
             classes = report.classes,
@@ -305,16 +460,142 @@ impl AssistantService {
             holdout_accuracy = ?report.holdout_accuracy,
             answer_threshold = thresholds.answer,
             unknown_threshold = thresholds.unknown,
+            tuned_layers,
             elapsed_ms = started.elapsed().as_millis(),
             "assistant model ready"
         );
-        let live: Vec<String> = texts
+        let live: Vec<String> = set
+            .texts
             .iter()
-            .chain(&oos_texts)
+            .chain(&set.oos_texts)
             .map(|t| text_sha256(t))
             .collect();
         self.store.prune_embeddings(self.model_key(), live).await?;
+        let wanted = self.fine_tune.is_some() && set.texts.len() <= FINE_TUNE_MAX_EXAMPLES;
+        if needs_tuning && wanted {
+            *self.tuning.lock().unwrap_or_else(PoisonError::into_inner) = Some(set);
+        } else if needs_tuning && self.fine_tune.is_some() {
+            tracing::info!(
+                examples = set.texts.len(),
+                limit = FINE_TUNE_MAX_EXAMPLES,
+                "the knowledge base is too big to fine-tune the encoder on this machine; the head alone is trained"
+            );
+        }
         Ok(())
+    }
+
+    fn job(&self, set: &Arc<TrainingSet>) -> TrainingJob {
+        TrainingJob {
+            set: Arc::clone(set),
+            saved: brain::SavedModel::paths(&self.model_dir),
+            model_dir: self.model_dir.clone(),
+            embedder: Arc::clone(&self.embedder),
+            overrides: self.overrides,
+        }
+    }
+
+    /// Fine-tunes the encoder for the training set the last refresh left waiting (if any),
+    /// then swaps in the tuned model — unless `stop` turns true first. Returns whether it
+    /// stopped.
+    async fn fine_tune_pending(&self, stop: Arc<AtomicBool>) -> bool {
+        let Some(options) = self.fine_tune.clone() else {
+            return false;
+        };
+        let Some(set) = self
+            .tuning
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return false;
+        };
+        let Some(frozen) = self
+            .current()
+            .filter(|brain| brain.fingerprint == set.fingerprint)
+            .map(|brain| brain.intents.report().clone())
+        else {
+            return false;
+        };
+        let job = self.job(&set);
+        self.set_training(true, None);
+        let started = Instant::now();
+        let stopped = Arc::clone(&stop);
+        let outcome = blocking(move || {
+            job.tuned_brain(&frozen, &options, &|| stopped.load(Ordering::Relaxed))
+        })
+        .await;
+        let mut last_error = None;
+        match outcome {
+            Ok(Ok(Tuning::Better(brain))) => {
+                let current = self.current();
+                // A refresh may have swapped in a newer training set meanwhile.
+                if current.is_some_and(|c| c.fingerprint == brain.fingerprint) {
+                    let fine_tuning = brain.fine_tuning.get().cloned();
+                    self.swap(Arc::from(brain));
+                    tracing::info!(
+                        elapsed_ms = started.elapsed().as_millis(),
+                        frozen = ?fine_tuning.as_ref().and_then(|f| f.frozen_holdout_accuracy),
+                        tuned = ?fine_tuning.as_ref().and_then(|f| f.tuned_holdout_accuracy),
+                        "the bot now uses the encoder fine-tuned on the knowledge base"
+                    );
+                }
+            }
+            Ok(Ok(Tuning::NoBetter(fine_tuning))) => {
+                tracing::info!(
+                    frozen = ?fine_tuning.frozen_holdout_accuracy,
+                    tuned = ?fine_tuning.tuned_holdout_accuracy,
+                    "fine-tuning did not beat the frozen encoder on held-out phrases; the bot keeps it"
+                );
+                if let Some(current) = self.current()
+                    && current.fingerprint == set.fingerprint
+                {
+                    let saved = brain::SavedModel::paths(&self.model_dir);
+                    let recorded = fine_tuning.clone();
+                    let record = blocking(move || {
+                        saved.save(
+                            &current.intents,
+                            &current.fingerprint,
+                            None,
+                            Some(&recorded),
+                        )
+                    })
+                    .await;
+                    // The brain in use learns that tuning ran, for the status page.
+                    if let Some(current) = self.current()
+                        && current.fingerprint == set.fingerprint
+                    {
+                        let _first = current.fine_tuning.set(fine_tuning);
+                    }
+                    if let Ok(Err(error)) = record {
+                        tracing::warn!(%error, "could not record the fine-tuning outcome");
+                    }
+                }
+            }
+            Ok(Err(MlError::Stopped)) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "fine-tuning failed; the frozen encoder stays");
+                last_error = Some(error.to_string());
+            }
+            Err(error) => {
+                tracing::warn!(%error, "fine-tuning failed; the frozen encoder stays");
+                last_error = Some(error.to_string());
+            }
+        }
+        self.set_training(false, last_error);
+        stop.load(Ordering::Relaxed)
+    }
+
+    /// `refresh`, then fine-tuning to the end (for evaluations and tests that want the
+    /// model `kefu serve` ends up with).
+    pub async fn refresh_and_fine_tune(&self) -> Result<(), ServiceError> {
+        self.refresh().await?;
+        self.fine_tune_pending(Arc::new(AtomicBool::new(false)))
+            .await;
+        let error = self.status().last_error;
+        match error {
+            Some(error) => Err(ServiceError::Unavailable(error)),
+            None => Ok(()),
+        }
     }
 
     fn swap(&self, brain: Arc<Brain>) {
@@ -388,26 +669,56 @@ impl AssistantService {
     pub fn follow_changes(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let service = Arc::clone(self);
         tokio::spawn(async move {
-            let _ = service.refresh().await;
+            let mut changed = false;
             loop {
-                tokio::select! {
-                    () = service.changed.notified() => {}
-                    () = tokio::time::sleep(POLL_INTERVAL) => {
-                        if !service.knowledge_changed().await {
-                            continue;
+                if changed {
+                    // Let the burst finish: every further change restarts the wait.
+                    loop {
+                        tokio::select! {
+                            () = service.changed.notified() => {}
+                            () = tokio::time::sleep(RETRAIN_DEBOUNCE) => break,
                         }
                     }
                 }
-                // Let the burst finish: every further change restarts the wait.
-                loop {
-                    tokio::select! {
-                        () = service.changed.notified() => {}
-                        () = tokio::time::sleep(RETRAIN_DEBOUNCE) => break,
-                    }
-                }
                 let _ = service.refresh().await;
+                changed = service.fine_tune_until_changed().await;
+                if !changed {
+                    service.wait_for_change().await;
+                    changed = true;
+                }
             }
         })
+    }
+
+    async fn wait_for_change(&self) {
+        loop {
+            tokio::select! {
+                () = self.changed.notified() => return,
+                () = tokio::time::sleep(POLL_INTERVAL) => {
+                    if self.knowledge_changed().await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs any pending fine-tuning, stopping it at the first change to the knowledge base
+    /// (the frozen model for the new one comes first). True when a change stopped it.
+    async fn fine_tune_until_changed(&self) -> bool {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tuning = self.fine_tune_pending(Arc::clone(&stop));
+        tokio::pin!(tuning);
+        let mut saw_change = false;
+        loop {
+            tokio::select! {
+                stopped = &mut tuning => return stopped || saw_change,
+                () = self.wait_for_change(), if !saw_change => {
+                    saw_change = true;
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+        }
     }
 
     async fn knowledge_changed(&self) -> bool {
