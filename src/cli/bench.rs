@@ -186,7 +186,9 @@ pub async fn understanding(config: &Config, entries: usize, rounds: usize) -> an
         config.fine_tune_options(),
     );
     let started = Instant::now();
-    assistant.refresh_and_fine_tune().await?;
+    assistant
+        .refresh_and_fine_tune(crate::service::assistant::TuningSize::AsServed)
+        .await?;
     let status = assistant.status();
     let report = status.report.context("the assistant did not train")?;
     println!(

@@ -551,7 +551,9 @@ async fn evaluate_retrieval(
         ThresholdOverrides::default(),
         fine_tune,
     );
-    assistant.refresh_and_fine_tune().await?;
+    assistant
+        .refresh_and_fine_tune(crate::service::assistant::TuningSize::AsServed)
+        .await?;
     let status = assistant.status();
     let thresholds = status.thresholds.context("the assistant did not train")?;
 

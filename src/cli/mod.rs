@@ -12,6 +12,7 @@ mod healthcheck;
 mod knowledge;
 mod scratch;
 mod serve;
+mod train;
 
 use crate::config::{Config, ConfigError, Overrides};
 use clap::{Args, Parser, Subcommand};
@@ -78,6 +79,10 @@ pub enum Command {
     Export(ExportCommand),
     /// Rebuild the search index from the database (stop `kefu serve` first).
     Reindex,
+    /// Train the bot on the knowledge base now, fine-tuning the encoder (`--fine-tune-layers`)
+    /// whatever the knowledge base's size; `kefu serve` then starts with the result. Stop
+    /// `kefu serve` first.
+    Train,
     /// Measure kefu's speed on synthetic data in a temporary directory.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -324,6 +329,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Export(ExportCommand::Faq { file }) => knowledge::export_faq(&config, &file).await,
         Command::Reindex => knowledge::reindex(&config).await,
+        Command::Train => train::train(&config).await,
         Command::Bench(BenchCommand::Kb { entries, rounds }) => {
             bench::knowledge(&config, entries, rounds).await
         }

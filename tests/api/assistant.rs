@@ -406,6 +406,11 @@ async fn the_encoder_is_fine_tuned_in_the_background_and_reloaded_after_a_restar
     };
     assert!(tuned["last_error"].is_null(), "{tuned}");
     assert_eq!(tuned["tuned_layers"], 1, "the tuned layer serves: {tuned}");
+    let page = admin.get_html("/admin/intents").await;
+    assert!(
+        page.contains("top 1 layer fine-tuned on this knowledge base"),
+        "the admin sees it: {page}"
+    );
 
     // The bot understands through the tuned layer as before.
     let body = eventually_understood(&admin, "转人工", |_| true).await;
@@ -433,4 +438,32 @@ async fn the_encoder_is_fine_tuned_in_the_background_and_reloaded_after_a_restar
         "nothing left to train: {reloaded}"
     );
     app.stop().await;
+}
+
+/// `kefu train` trains and fine-tunes in the foreground (here on the built-in intents of a
+/// fresh data directory) and leaves the outcome where `kefu serve` loads it.
+#[test]
+fn kefu_train_fine_tunes_now_and_saves_the_outcome_for_serve() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = crate::helpers::run_kefu(
+        &["--log", "warn", "--fine-tune-layers", "1", "train"],
+        dir.path(),
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("trained on"), "{stdout}");
+    assert!(
+        stdout.contains("encoder: top 1 layers fine-tuned"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("saved in"), "{stdout}");
+    let metadata = std::fs::read_to_string(dir.path().join("assistant/intent-model.json"))
+        .expect("the model's metadata is saved");
+    let metadata: Value = serde_json::from_str(&metadata).expect("json");
+    assert_eq!(metadata["fine_tuning"]["report"]["layers"], 1, "{metadata}");
 }
