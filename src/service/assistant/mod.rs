@@ -537,11 +537,9 @@ impl AssistantService {
         let mut last_error = None;
         match outcome {
             Ok(Ok(Tuning::Better(brain))) => {
-                let current = self.current();
+                let fine_tuning = brain.fine_tuning.get().cloned();
                 // A refresh may have swapped in a newer training set meanwhile.
-                if current.is_some_and(|c| c.fingerprint == brain.fingerprint) {
-                    let fine_tuning = brain.fine_tuning.get().cloned();
-                    self.swap(Arc::from(brain));
+                if self.swap_if_still_current(Arc::from(brain)) {
                     tracing::info!(
                         elapsed_ms = started.elapsed().as_millis(),
                         frozen = ?fine_tuning.as_ref().and_then(|f| f.frozen_holdout_accuracy),
@@ -610,6 +608,21 @@ impl AssistantService {
 
     fn swap(&self, brain: Arc<Brain>) {
         *self.brain.write().unwrap_or_else(PoisonError::into_inner) = Some(brain);
+    }
+
+    /// Swaps in `brain` only if the one serving was trained on the same training set.
+    fn swap_if_still_current(&self, brain: Arc<Brain>) -> bool {
+        let mut serving = self.brain.write().unwrap_or_else(PoisonError::into_inner);
+        let Some(current) = serving
+            .as_ref()
+            .filter(|serving| serving.fingerprint == brain.fingerprint)
+        else {
+            return false;
+        };
+        // Edits that left the training set alone may have moved the serving brain on.
+        brain.mark_current_at(current.knowledge_sequence());
+        *serving = Some(brain);
+        true
     }
 
     fn model_key(&self) -> ModelKey {
