@@ -49,7 +49,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "KEFU_MODEL", value_name = "NAME|DIR")]
     pub model: Option<String>,
     /// Top encoder layers fine-tuned on the knowledge base in the background, 0 to keep the
-    /// encoder frozen [default: 2]
+    /// encoder frozen [default: 4]
     #[arg(long, global = true, env = "KEFU_FINE_TUNE_LAYERS", value_name = "N")]
     pub fine_tune_layers: Option<usize>,
 }

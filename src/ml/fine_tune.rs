@@ -46,7 +46,7 @@ pub struct FineTuneOptions {
 impl Default for FineTuneOptions {
     fn default() -> Self {
         FineTuneOptions {
-            layers: 2,
+            layers: 4,
             max_epochs: 4,
             patience: 1,
             learning_rate: 1e-4,

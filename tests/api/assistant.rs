@@ -227,10 +227,10 @@ fn kefu_eval_intents_runs_end_to_end() {
         );
     }
     assert!(report["most_confused"].is_array(), "{report}");
-    // As `kefu serve` does, the encoder's top two layers were fine-tuned too, and both
+    // As `kefu serve` does, the encoder's top four layers were fine-tuned too, and both
     // models were scored.
     let tuning = &report["fine_tuning"];
-    assert_eq!(tuning["report"]["layers"], 2, "{report}");
+    assert_eq!(tuning["report"]["layers"], 4, "{report}");
     assert!(
         tuning["report"]["epochs"]
             .as_array()
