@@ -21,8 +21,12 @@ RUN groupadd --system --gid 10001 kefu \
 COPY --from=build /src/target/release/kefu /usr/local/bin/kefu
 USER kefu:kefu
 WORKDIR /data
+# A fixed mmap threshold makes glibc give the big tensors of a fine-tuning run back to the
+# system when it ends (measured: 317 MB resident after the first start's fine-tuning, 522 MB
+# without); glibc only reads it from the environment.
 ENV KEFU_DATA_DIR=/data \
-    KEFU_BIND=0.0.0.0:8080
+    KEFU_BIND=0.0.0.0:8080 \
+    MALLOC_MMAP_THRESHOLD_=131072
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
