@@ -69,16 +69,12 @@ impl App {
                 .context("loading the demo knowledge base")?;
         }
         let index_follower = knowledge.follow_changes();
-        let assistant = AssistantService::new(
+        let assistant = assistant_service(
+            config,
+            &data_dir,
             store.clone(),
             Arc::clone(&knowledge),
             embedder,
-            data_dir.assistant_model(),
-            ThresholdOverrides {
-                answer: config.answer_threshold,
-                unknown: config.unknown_threshold,
-            },
-            config.fine_tune_options(),
         );
         // Trains in the background: the server answers at once, the bot once it is ready.
         let assistant_follower = assistant.follow_changes();
@@ -265,6 +261,28 @@ async fn stop_on_signal(server: ServerHandle, hub: Arc<Hub>) {
     tracing::info!("stopping: finishing requests in flight");
     hub.close_all();
     server.stop(true).await;
+}
+
+/// The assistant as the configuration sets it up (thresholds, fine-tuning), for `kefu serve`
+/// and `kefu train` alike.
+pub fn assistant_service(
+    config: &Config,
+    data_dir: &DataDir,
+    store: Store,
+    knowledge: Arc<KnowledgeService>,
+    embedder: Arc<Embedder>,
+) -> Arc<AssistantService> {
+    AssistantService::new(
+        store,
+        knowledge,
+        embedder,
+        data_dir.assistant_model(),
+        ThresholdOverrides {
+            answer: config.answer_threshold,
+            unknown: config.unknown_threshold,
+        },
+        config.fine_tune_options(),
+    )
 }
 
 /// Loads an embedded model by name or one from a directory, off the async threads.

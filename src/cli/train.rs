@@ -8,8 +8,8 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::data_dir::DataDir;
+use crate::service::KnowledgeService;
 use crate::service::assistant::TuningSize;
-use crate::service::{AssistantService, KnowledgeService, ThresholdOverrides};
 use crate::store::Store;
 
 pub async fn train(config: &Config) -> anyhow::Result<()> {
@@ -23,17 +23,8 @@ pub async fn train(config: &Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let embedder = crate::app::load_model(&config.model).await?;
-    let assistant = AssistantService::new(
-        store.clone(),
-        knowledge,
-        embedder,
-        data_dir.assistant_model(),
-        ThresholdOverrides {
-            answer: config.answer_threshold,
-            unknown: config.unknown_threshold,
-        },
-        config.fine_tune_options(),
-    );
+    let assistant =
+        crate::app::assistant_service(config, &data_dir, store.clone(), knowledge, embedder);
     let started = Instant::now();
     let trained = assistant.refresh_and_fine_tune(TuningSize::AnySize).await;
     let status = assistant.status();

@@ -298,18 +298,17 @@ impl Embedder {
             };
         let frozen_holdout_accuracy = holdout_accuracy(&original, &head)?;
 
-        let mut variables: Vec<Var> = layers.iter().flat_map(TrainableLayer::variables).collect();
+        let layer_variables: Vec<Var> = layers.iter().flat_map(TrainableLayer::variables).collect();
         let parameters = |lr| ParamsAdamW {
             lr,
             weight_decay: options.weight_decay,
             ..ParamsAdamW::default()
         };
-        let mut layer_optimizer = AdamW::new(variables.clone(), parameters(options.learning_rate))?;
+        let mut layer_optimizer = AdamW::new(layer_variables, parameters(options.learning_rate))?;
         let mut head_optimizer = AdamW::new(
             vec![head.weight.clone(), head.bias.clone()],
             parameters(options.head_learning_rate),
         )?;
-        variables.extend([head.weight.clone(), head.bias.clone()]);
 
         let epochs = if holdout_rows.is_empty() {
             EPOCHS_WITHOUT_HOLDOUT.min(options.max_epochs)
@@ -389,7 +388,6 @@ impl Embedder {
                 break;
             }
         }
-        drop(variables);
         let (_, best_epoch, best_layers) = best.ok_or_else(|| {
             MlError::Training("fine-tuning ran no epoch: the training set is empty".to_string())
         })?;
