@@ -16,6 +16,7 @@ use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType
 use rayon::prelude::*;
 
 use super::MlError;
+use super::linear::{Values, Weights};
 
 /// Work (multiply-adds) below which a fused pass runs on the calling thread: splitting a
 /// 20-token query's layer across threads costs more in hand-offs than it saves.
@@ -36,17 +37,47 @@ pub(super) struct BertEncoder {
 /// copies them into trainable variables and back).
 #[derive(Clone)]
 pub(super) struct Layer {
-    /// `[hidden, 3 * hidden]`: Q, K and V side by side, Q pre-scaled by 1/√head_dim.
-    pub(super) qkv_weight: Tensor,
+    /// Q, K and V stacked: `3 * hidden` rows of `hidden` weights.
+    pub(super) qkv_weight: Weights,
     pub(super) qkv_bias: Vec<f32>,
-    pub(super) attention_output_weight: Tensor,
+    /// Applied to Q (bias included) in attention: 1/√head_dim for a model's own layers, 1 for
+    /// tuned layers, whose Q weights carry it.
+    pub(super) query_scale: f32,
+    pub(super) attention_output_weight: Weights,
     pub(super) attention_output_bias: Vec<f32>,
     pub(super) attention_norm: Norm,
-    pub(super) intermediate_weight: Tensor,
+    pub(super) intermediate_weight: Weights,
     pub(super) intermediate_bias: Vec<f32>,
-    pub(super) output_weight: Tensor,
+    pub(super) output_weight: Weights,
     pub(super) output_bias: Vec<f32>,
     pub(super) output_norm: Norm,
+}
+
+impl Layer {
+    /// Q, K and V as one f32 `[hidden, 3 * hidden]` tensor with Q's scale folded in: the form
+    /// fine-tuning trains.
+    pub(super) fn qkv_tensor(&self) -> Result<Tensor, MlError> {
+        let all = self.qkv_weight.to_tensor()?;
+        if self.query_scale == 1.0 {
+            return Ok(all);
+        }
+        let hidden = all.dims2()?.0;
+        let query = (all.narrow(1, 0, hidden)? * f64::from(self.query_scale))?;
+        Ok(Tensor::cat(
+            &[query, all.narrow(1, hidden, 2 * hidden)?],
+            1,
+        )?)
+    }
+
+    /// The QKV bias with Q's scale folded in, to go with [`Layer::qkv_tensor`].
+    pub(super) fn scaled_qkv_bias(&self) -> Vec<f32> {
+        let hidden = self.qkv_bias.len() / 3;
+        let mut bias = self.qkv_bias.clone();
+        bias[..hidden]
+            .iter_mut()
+            .for_each(|value| *value *= self.query_scale);
+        bias
+    }
 }
 
 #[derive(Clone)]
@@ -129,13 +160,6 @@ impl BertEncoder {
                 eps: config.layer_norm_eps as f32,
             })
         };
-        // torch stores a Linear's weight as [out, in]; transposed once here, every product
-        // reads it row-major.
-        let transpose = |weight: Tensor| weight.t().and_then(|weight| weight.contiguous());
-        let linear = |name: &str, inputs: usize, outputs: usize| -> Result<Tensor, MlError> {
-            transpose(load(&format!("{name}.weight"), &[outputs, inputs])?).map_err(bad_weights)
-        };
-
         let hidden = config.hidden_size;
         let heads = config.num_attention_heads;
         let word_embeddings = half_rows(
@@ -159,27 +183,58 @@ impl BertEncoder {
             .and_then(|sum| sum.to_vec1::<f32>())
             .map_err(bad_weights)?;
 
-        let query_scale = 1.0 / ((hidden / heads) as f64).sqrt();
+        let query_scale = 1.0 / ((hidden / heads) as f32).sqrt();
+        // torch stores a Linear's weight as [out, in]: exactly the rows the kernels read, so
+        // f16 weights are used where they lie in the file.
+        let rows =
+            |name: &str, inputs: usize, outputs: usize| -> Result<(usize, Values), MlError> {
+                let name = format!("{prefix}{name}.weight");
+                let view = file.get(&name).map_err(bad_weights)?;
+                if view.shape() != [outputs, inputs] {
+                    return Err(MlError::BadConfig {
+                        model: model_id.to_string(),
+                        reason: format!(
+                            "{name} has shape {:?}, config.json implies {:?}",
+                            view.shape(),
+                            [outputs, inputs]
+                        ),
+                    });
+                }
+                let values = if view.dtype() == safetensors::Dtype::F16 {
+                    Values::Half(borrow_or_copy(&weights, view.data()))
+                } else {
+                    let tensor = file
+                        .load(&name, &device)
+                        .and_then(|tensor| tensor.to_dtype(DType::F32))
+                        .and_then(|tensor| tensor.flatten_all())
+                        .and_then(|tensor| tensor.to_vec1::<f32>())
+                        .map_err(bad_weights)?;
+                    Values::Full(tensor)
+                };
+                Ok((outputs, values))
+            };
+        let linear = |name: &str, inputs: usize, outputs: usize| -> Result<Weights, MlError> {
+            Weights::from_blocks(inputs, vec![rows(name, inputs, outputs)?])
+        };
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for index in 0..config.num_hidden_layers {
             let name = |part: &str| format!("encoder.layer.{index}.{part}");
-            let part = |part: &str| load(&format!("{}.weight", name(part)), &[hidden, hidden]);
-            let query = part("attention.self.query")?;
-            let key = part("attention.self.key")?;
-            let value = part("attention.self.value")?;
-            let qkv_weight = (query * query_scale)
-                .and_then(|query| Tensor::cat(&[query, key, value], 0))
-                .and_then(transpose)
-                .map_err(bad_weights)?;
+            let part = |part: &str| rows(&name(part), hidden, hidden);
+            let qkv_weight = Weights::from_blocks(
+                hidden,
+                vec![
+                    part("attention.self.query")?,
+                    part("attention.self.key")?,
+                    part("attention.self.value")?,
+                ],
+            )?;
             let mut qkv_bias = vector(&name("attention.self.query.bias"), hidden)?;
-            qkv_bias
-                .iter_mut()
-                .for_each(|bias| *bias *= query_scale as f32);
             qkv_bias.extend(vector(&name("attention.self.key.bias"), hidden)?);
             qkv_bias.extend(vector(&name("attention.self.value.bias"), hidden)?);
             layers.push(Layer {
                 qkv_weight,
                 qkv_bias,
+                query_scale,
                 attention_output_weight: linear(&name("attention.output.dense"), hidden, hidden)?,
                 attention_output_bias: vector(&name("attention.output.dense.bias"), hidden)?,
                 attention_norm: norm(&name("attention.output.LayerNorm"))?,
@@ -290,12 +345,13 @@ pub(super) fn run_layers(
         mask,
     };
     for layer in layers {
-        let qkv = states.matmul(&layer.qkv_weight)?;
+        let qkv = layer.qkv_weight.apply(&states)?;
         let context = qkv.apply_op1_no_bwd(&AttentionWithBias {
             attention: &attention,
             bias: &layer.qkv_bias,
+            query_scale: layer.query_scale,
         })?;
-        let projected = context.matmul(&layer.attention_output_weight)?;
+        let projected = layer.attention_output_weight.apply(&context)?;
         states = projected.apply_op2_no_bwd(
             &states,
             &BiasResidualNorm {
@@ -303,12 +359,14 @@ pub(super) fn run_layers(
                 norm: &layer.attention_norm,
             },
         )?;
-        let intermediate = states
-            .matmul(&layer.intermediate_weight)?
-            .apply_op1_no_bwd(&BiasGelu {
-                bias: &layer.intermediate_bias,
-            })?;
-        let output = intermediate.matmul(&layer.output_weight)?;
+        let intermediate =
+            layer
+                .intermediate_weight
+                .apply(&states)?
+                .apply_op1_no_bwd(&BiasGelu {
+                    bias: &layer.intermediate_bias,
+                })?;
+        let output = layer.output_weight.apply(&intermediate)?;
         states = output.apply_op2_no_bwd(
             &states,
             &BiasResidualNorm {
@@ -345,14 +403,7 @@ fn half_rows(
         });
     }
     let bytes = if view.dtype() == safetensors::Dtype::F16 {
-        let data = view.data();
-        // Where the table starts inside the file: the view borrows from `weights`.
-        let start = data.as_ptr() as usize - weights.as_ptr() as usize;
-        let range = start..start + data.len();
-        match weights {
-            Cow::Borrowed(all) => Cow::Borrowed(&all[range]),
-            Cow::Owned(all) => Cow::Owned(all[range].to_vec()),
-        }
+        borrow_or_copy(weights, view.data())
     } else {
         // A model stored in another precision is narrowed once, at load.
         let narrowed = file
@@ -376,6 +427,21 @@ fn half_rows(
         width,
         rows: shape[0],
     })
+}
+
+/// `part` (a slice of `weights`) borrowed when `weights` is borrowed from the binary, copied
+/// out of a model read from disk.
+#[expect(
+    clippy::ptr_arg,
+    reason = "whether the bytes are borrowed from the binary decides whether to copy"
+)]
+fn borrow_or_copy(weights: &Cow<'static, [u8]>, part: &[u8]) -> Cow<'static, [u8]> {
+    let start = part.as_ptr() as usize - weights.as_ptr() as usize;
+    let range = start..start + part.len();
+    match weights {
+        Cow::Borrowed(all) => Cow::Borrowed(&all[range]),
+        Cow::Owned(all) => Cow::Owned(all[range].to_vec()),
+    }
 }
 
 impl Norm {
@@ -496,6 +562,7 @@ struct Attention<'a> {
 struct AttentionWithBias<'a> {
     attention: &'a Attention<'a>,
     bias: &'a [f32],
+    query_scale: f32,
 }
 
 impl CustomOp1 for AttentionWithBias<'_> {
@@ -529,9 +596,9 @@ impl CustomOp1 for AttentionWithBias<'_> {
                 rows,
                 item_mask,
                 self.bias,
+                self.query_scale,
                 head * head_size,
                 head_size,
-                hidden,
             )
         };
         let pairs = batch * heads;
@@ -560,13 +627,14 @@ fn head_attention(
     rows: &[f32],
     mask: &[u32],
     bias: &[f32],
+    query_scale: f32,
     offset: usize,
     head_size: usize,
-    hidden: usize,
 ) -> Vec<f32> {
-    let width = 3 * hidden;
+    let width = bias.len();
+    let hidden = width / 3;
     let tokens = mask.len();
-    let gather = |part: usize| -> Vec<f32> {
+    let gather = |part: usize, scale: f32| -> Vec<f32> {
         let start = part * hidden + offset;
         let part_bias = &bias[start..start + head_size];
         rows.chunks_exact(width)
@@ -574,11 +642,11 @@ fn head_attention(
                 row[start..start + head_size]
                     .iter()
                     .zip(part_bias)
-                    .map(|(value, bias)| value + bias)
+                    .map(move |(value, bias)| (value + bias) * scale)
             })
             .collect()
     };
-    let (queries, keys, values) = (gather(0), gather(1), gather(2));
+    let (queries, keys, values) = (gather(0, query_scale), gather(1, 1.0), gather(2, 1.0));
     let attended: Vec<usize> = (0..tokens).filter(|&token| mask[token] != 0).collect();
     let mut context = vec![0.0f32; tokens * head_size];
     let mut scores = vec![0.0f32; attended.len()];

@@ -18,6 +18,7 @@ use super::MlError;
 use super::classifier::{TrainingOptions, mix, split};
 use super::embedder::{Embedder, TokenStates, mean_pool};
 use super::encoder::{Layer, Norm, run_layers};
+use super::linear::Weights;
 
 /// How fine-tuning runs. Defaults measured on BANKING77, CLINC150 and MASSIVE zh-CN
 /// (`kefu eval intents --fine-tune`): see the README's accuracy table.
@@ -142,11 +143,11 @@ impl TunedEncoder {
             let mut put = |name: &str, tensor: Tensor| {
                 tensors.insert(format!("layer.{index}.{name}"), tensor);
             };
-            put("qkv_weight", layer.qkv_weight.clone());
-            put("qkv_bias", vector(&layer.qkv_bias)?);
+            put("qkv_weight", layer.qkv_tensor()?);
+            put("qkv_bias", vector(&layer.scaled_qkv_bias())?);
             put(
                 "attention_output_weight",
-                layer.attention_output_weight.clone(),
+                layer.attention_output_weight.to_tensor()?,
             );
             put(
                 "attention_output_bias",
@@ -154,9 +155,12 @@ impl TunedEncoder {
             );
             put("attention_norm_gamma", vector(&layer.attention_norm.gamma)?);
             put("attention_norm_beta", vector(&layer.attention_norm.beta)?);
-            put("intermediate_weight", layer.intermediate_weight.clone());
+            put(
+                "intermediate_weight",
+                layer.intermediate_weight.to_tensor()?,
+            );
             put("intermediate_bias", vector(&layer.intermediate_bias)?);
-            put("output_weight", layer.output_weight.clone());
+            put("output_weight", layer.output_weight.to_tensor()?);
             put("output_bias", vector(&layer.output_bias)?);
             put("output_norm_gamma", vector(&layer.output_norm.gamma)?);
             put("output_norm_beta", vector(&layer.output_norm.beta)?);
@@ -210,19 +214,24 @@ impl TunedEncoder {
             let [attention_eps, output_eps] = eps[..] else {
                 return Err(bad("norm_eps must hold two numbers".to_string()));
             };
+            let mut weights = |name: &str| Weights::from_tensor(&part(name)?);
+            let attention_output_weight = weights("attention_output_weight")?;
+            let intermediate_weight = weights("intermediate_weight")?;
+            let output_weight = weights("output_weight")?;
             layers.push(Layer {
-                qkv_weight,
+                qkv_weight: Weights::from_tensor(&qkv_weight)?,
                 qkv_bias: part("qkv_bias")?.to_vec1()?,
-                attention_output_weight: part("attention_output_weight")?,
+                query_scale: 1.0,
+                attention_output_weight,
                 attention_output_bias: part("attention_output_bias")?.to_vec1()?,
                 attention_norm: Norm {
                     gamma: part("attention_norm_gamma")?.to_vec1()?,
                     beta: part("attention_norm_beta")?.to_vec1()?,
                     eps: attention_eps,
                 },
-                intermediate_weight: part("intermediate_weight")?,
+                intermediate_weight,
                 intermediate_bias: part("intermediate_bias")?.to_vec1()?,
-                output_weight: part("output_weight")?,
+                output_weight,
                 output_bias: part("output_bias")?.to_vec1()?,
                 output_norm: Norm {
                     gamma: part("output_norm_gamma")?.to_vec1()?,
@@ -561,16 +570,16 @@ impl TrainableLayer {
         let matrix = |tensor: &Tensor| Var::from_tensor(&tensor.copy()?);
         let vector = |values: &[f32]| Var::from_tensor(&Tensor::new(values, &device)?);
         Ok(TrainableLayer {
-            qkv_weight: matrix(&layer.qkv_weight)?,
-            qkv_bias: vector(&layer.qkv_bias)?,
-            attention_output_weight: matrix(&layer.attention_output_weight)?,
+            qkv_weight: matrix(&layer.qkv_tensor()?)?,
+            qkv_bias: vector(&layer.scaled_qkv_bias())?,
+            attention_output_weight: matrix(&layer.attention_output_weight.to_tensor()?)?,
             attention_output_bias: vector(&layer.attention_output_bias)?,
             attention_gamma: vector(&layer.attention_norm.gamma)?,
             attention_beta: vector(&layer.attention_norm.beta)?,
             attention_eps: layer.attention_norm.eps,
-            intermediate_weight: matrix(&layer.intermediate_weight)?,
+            intermediate_weight: matrix(&layer.intermediate_weight.to_tensor()?)?,
             intermediate_bias: vector(&layer.intermediate_bias)?,
-            output_weight: matrix(&layer.output_weight)?,
+            output_weight: matrix(&layer.output_weight.to_tensor()?)?,
             output_bias: vector(&layer.output_bias)?,
             output_gamma: vector(&layer.output_norm.gamma)?,
             output_beta: vector(&layer.output_norm.beta)?,
@@ -597,11 +606,12 @@ impl TrainableLayer {
 
     /// A copy in the fused layout (the variables keep changing under the optimizer).
     fn to_layer(&self) -> Result<Layer, MlError> {
-        let matrix = |var: &Var| var.as_tensor().copy();
+        let matrix = |var: &Var| Weights::from_tensor(var.as_tensor());
         let vector = |var: &Var| var.as_tensor().to_vec1::<f32>();
         Ok(Layer {
             qkv_weight: matrix(&self.qkv_weight)?,
             qkv_bias: vector(&self.qkv_bias)?,
+            query_scale: 1.0,
             attention_output_weight: matrix(&self.attention_output_weight)?,
             attention_output_bias: vector(&self.attention_output_bias)?,
             attention_norm: Norm {

@@ -24,6 +24,7 @@ mod embedder;
 mod encoder;
 mod error;
 mod fine_tune;
+mod linear;
 mod source;
 #[cfg(test)]
 mod tests;

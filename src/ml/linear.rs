@@ -1,0 +1,713 @@
+//! `Weights`: a linear layer's matrix kept as rows of outputs (torch's `[out, in]` layout), in
+//! f16 where the weights file has it (borrowed from the binary, never widened) or f32, and the
+//! product `x · Wᵀ` the encoder's layers run on it, with AVX-512 kernels chosen at run time.
+//!
+//! A query's product is bound by memory, not arithmetic: a 17-token query through the
+//! 12-layer model streams every weight once and reuses it 17 times, so with f32 weights
+//! (85 MB) most of the time went to reading them. Reading f16 halves that and keeps the
+//! resident set at the file's own pages. The kernel takes dot products of input rows with
+//! weight rows in 4 × 4 tiles; on CPUs with AVX-512 an f16 weight is widened by one
+//! instruction as it loads, elsewhere a portable loop (vectorised by the compiler for the
+//! CPU found at run time) widens it with integer arithmetic.
+
+use std::borrow::Cow;
+
+use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::MlError;
+
+/// Multiply-adds below which a product runs on the calling thread.
+const PARALLEL_WORK: usize = 1 << 19;
+/// Rows per task when a batch is split across threads by rows.
+const ROWS_PER_TASK: usize = 16;
+/// Input rows from which candle's GEMM takes over (see `multiply_by_gemm`).
+const GEMM_ROWS: usize = 96;
+
+/// The values of a block of weight rows.
+#[derive(Clone)]
+pub(super) enum Values {
+    /// Little-endian f16, as safetensors stores it.
+    Half(Cow<'static, [u8]>),
+    Full(Vec<f32>),
+}
+
+#[derive(Clone)]
+struct RowBlock {
+    rows: usize,
+    values: Values,
+}
+
+/// `outputs` rows of `inputs` weights each, possibly in several blocks (the fused Q, K and V
+/// projections are three matrices of the file, side by side).
+#[derive(Clone)]
+pub(super) struct Weights {
+    inputs: usize,
+    outputs: usize,
+    blocks: Vec<RowBlock>,
+}
+
+impl Weights {
+    /// Blocks of `(rows, values)`, each row `inputs` wide, stacked in order.
+    pub(super) fn from_blocks(
+        inputs: usize,
+        blocks: Vec<(usize, Values)>,
+    ) -> Result<Weights, MlError> {
+        let mut outputs = 0;
+        let mut stacked = Vec::with_capacity(blocks.len());
+        for (rows, values) in blocks {
+            let len = match &values {
+                Values::Half(bytes) => bytes.len() / 2,
+                Values::Full(values) => values.len(),
+            };
+            if len != rows * inputs || matches!(&values, Values::Half(b) if b.len() % 2 != 0) {
+                return Err(MlError::Inference(candle_core::Error::Msg(format!(
+                    "a weight block holds {len} values, not {rows} × {inputs}"
+                ))));
+            }
+            outputs += rows;
+            stacked.push(RowBlock { rows, values });
+        }
+        Ok(Weights {
+            inputs,
+            outputs,
+            blocks: stacked,
+        })
+    }
+
+    /// f32 weights from a `[inputs, outputs]` tensor (the layout `x.matmul(w)` takes).
+    pub(super) fn from_tensor(tensor: &Tensor) -> Result<Weights, MlError> {
+        let (inputs, outputs) = tensor.dims2()?;
+        let rows = tensor.t()?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        Weights::from_blocks(inputs, vec![(outputs, Values::Full(rows))])
+    }
+
+    /// The weights as an f32 `[inputs, outputs]` tensor (what fine-tuning trains).
+    pub(super) fn to_tensor(&self) -> Result<Tensor, MlError> {
+        Ok(self.to_row_tensor()?.t()?.contiguous()?)
+    }
+
+    /// `x · Wᵀ` for `rows` input rows (`x` is `[rows, inputs]`): `[rows, outputs]`.
+    pub(super) fn multiply(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        self.multiply_with(x, rows, Kernel::detect())
+    }
+
+    fn multiply_with(&self, x: &[f32], rows: usize, kernel: Kernel) -> Vec<f32> {
+        debug_assert_eq!(x.len(), rows * self.inputs);
+        let mut out = vec![0.0f32; rows * self.outputs];
+        let work = rows * self.inputs * self.outputs;
+        if work < PARALLEL_WORK || rows == 0 {
+            self.multiply_columns(kernel, x, rows, 0..self.outputs, &mut out, self.outputs);
+        } else if rows >= 2 * ROWS_PER_TASK {
+            // A batch: each task owns a band of rows, all of their outputs.
+            out.par_chunks_mut(ROWS_PER_TASK * self.outputs)
+                .zip(x.par_chunks(ROWS_PER_TASK * self.inputs))
+                .for_each(|(out, x)| {
+                    let band = x.len() / self.inputs;
+                    self.multiply_columns(kernel, x, band, 0..self.outputs, out, self.outputs);
+                });
+        } else {
+            // A query: the outputs are split, each task computing its columns for every row.
+            let tasks = rayon::current_num_threads().max(1) * 2;
+            let step = self.outputs.div_ceil(tasks).next_multiple_of(4);
+            let columns: Vec<(usize, Vec<f32>)> = (0..self.outputs)
+                .step_by(step)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|start| {
+                    let end = (start + step).min(self.outputs);
+                    let mut part = vec![0.0f32; rows * (end - start)];
+                    self.multiply_columns(kernel, x, rows, start..end, &mut part, end - start);
+                    (start, part)
+                })
+                .collect();
+            for (start, part) in columns {
+                let width = part.len() / rows;
+                for (row, values) in part.chunks_exact(width).enumerate() {
+                    let at = row * self.outputs + start;
+                    out[at..at + width].copy_from_slice(values);
+                }
+            }
+        }
+        out
+    }
+
+    /// `states · Wᵀ` for `[rows, inputs]` states. A query's few rows go through the tiles. A
+    /// batch reuses each weight many times, so there the arithmetic dominates and candle's
+    /// GEMM (packed, cache-blocked) wins: the weights are widened to f32 for the call (a few
+    /// percent of its time) and dropped after.
+    pub(super) fn apply(&self, states: &Tensor) -> Result<Tensor, MlError> {
+        if states.dims2()?.0 >= GEMM_ROWS {
+            Ok(states.matmul(&self.to_row_tensor()?.t()?)?)
+        } else {
+            Ok(states.apply_op1_no_bwd(&Multiply(self))?)
+        }
+    }
+
+    /// The weights as an f32 `[outputs, inputs]` tensor.
+    fn to_row_tensor(&self) -> Result<Tensor, MlError> {
+        let mut rows = vec![0.0f32; self.inputs * self.outputs];
+        let mut start = 0;
+        for block in &self.blocks {
+            let target = &mut rows[start..start + block.rows * self.inputs];
+            match &block.values {
+                Values::Half(bytes) => pulp::Arch::new().dispatch(|| {
+                    for (value, pair) in target.iter_mut().zip(bytes.as_chunks::<2>().0) {
+                        *value = widen(u16::from_le_bytes(*pair));
+                    }
+                }),
+                Values::Full(values) => target.copy_from_slice(values),
+            }
+            start += block.rows * self.inputs;
+        }
+        Ok(Tensor::from_vec(
+            rows,
+            (self.outputs, self.inputs),
+            &Device::Cpu,
+        )?)
+    }
+
+    /// Outputs `columns` of every row into `out` (`[rows, stride]`, column 0 = `columns.start`).
+    fn multiply_columns(
+        &self,
+        kernel: Kernel,
+        x: &[f32],
+        rows: usize,
+        columns: std::ops::Range<usize>,
+        out: &mut [f32],
+        stride: usize,
+    ) {
+        let mut block_start = 0;
+        for block in &self.blocks {
+            let block_end = block_start + block.rows;
+            let start = columns.start.max(block_start);
+            let end = columns.end.min(block_end);
+            if start < end {
+                let operands = Operands {
+                    x,
+                    rows,
+                    inputs: self.inputs,
+                    weight_rows: (start - block_start)..(end - block_start),
+                };
+                let target = Target {
+                    out: &mut *out,
+                    stride,
+                    first_column: start - columns.start,
+                };
+                match &block.values {
+                    Values::Half(bytes) => kernel.run(operands, HalfRows(bytes), target),
+                    Values::Full(values) => kernel.run(operands, FullRows(values), target),
+                }
+            }
+            block_start = block_end;
+        }
+    }
+}
+
+/// `x · Wᵀ` through the tiles as a candle op (inference only: no backward pass).
+struct Multiply<'a>(&'a Weights);
+
+impl CustomOp1 for Multiply<'_> {
+    fn name(&self) -> &'static str {
+        "kefu-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let values = storage.as_slice::<f32>()?;
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("kefu-linear needs contiguous inputs");
+        };
+        let (rows, inputs) = layout.shape().dims2()?;
+        if inputs != self.0.inputs {
+            candle_core::bail!(
+                "kefu-linear: {inputs} inputs, the weights take {}",
+                self.0.inputs
+            );
+        }
+        let out = self.0.multiply(&values[start..end], rows);
+        Ok((CpuStorage::F32(out), Shape::from((rows, self.0.outputs))))
+    }
+}
+
+/// What one call multiplies: `rows` input rows of `x` by the block's `weight_rows`.
+struct Operands<'a> {
+    x: &'a [f32],
+    rows: usize,
+    inputs: usize,
+    weight_rows: std::ops::Range<usize>,
+}
+
+/// Where the products go: `out[r * stride + first_column + j]` for weight row `j` of the call.
+struct Target<'a> {
+    out: &'a mut [f32],
+    stride: usize,
+    first_column: usize,
+}
+
+impl Target<'_> {
+    #[inline(always)]
+    fn put(&mut self, row: usize, column: usize, value: f32) {
+        self.out[row * self.stride + self.first_column + column] = value;
+    }
+}
+
+/// Where weight values come from: rows of `inputs` values, read a chunk at a time.
+trait WeightRows<'a>: Copy + Send + Sync {
+    /// Sixteen consecutive values as stored.
+    type Sixteen: Copy + 'a;
+    fn value(self, row: usize, inputs: usize, at: usize) -> f32;
+    /// The first `chunks` chunks of sixteen values of `row`.
+    fn sixteens(self, row: usize, inputs: usize, chunks: usize) -> &'a [Self::Sixteen];
+    /// Sixteen values widened to f32, in plain Rust.
+    fn widen_portable(chunk: &Self::Sixteen) -> [f32; 16];
+    /// Sixteen values widened to f32 in one register.
+    #[cfg(target_arch = "x86_64")]
+    fn widen_avx512(simd: pulp::x86::V4, chunk: &Self::Sixteen) -> __m512;
+}
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::{__m256i, __m512};
+
+#[derive(Clone, Copy)]
+struct HalfRows<'a>(&'a [u8]);
+
+#[derive(Clone, Copy)]
+struct FullRows<'a>(&'a [f32]);
+
+/// f16 bits → f32 without a table or branch: shift exponent and mantissa into place, rebias
+/// the exponent with one multiply by 2^112 (which also gets subnormals right), add the sign.
+#[inline(always)]
+fn widen(bits: u16) -> f32 {
+    let bits = u32::from(bits);
+    let magnitude = f32::from_bits((bits & 0x7fff) << 13) * f32::from_bits(0x7780_0000);
+    f32::from_bits(magnitude.to_bits() | ((bits & 0x8000) << 16))
+}
+
+impl<'a> WeightRows<'a> for HalfRows<'a> {
+    type Sixteen = [u8; 32];
+
+    #[inline(always)]
+    fn value(self, row: usize, inputs: usize, at: usize) -> f32 {
+        let at = 2 * (row * inputs + at);
+        widen(u16::from_le_bytes([self.0[at], self.0[at + 1]]))
+    }
+
+    #[inline(always)]
+    fn sixteens(self, row: usize, inputs: usize, chunks: usize) -> &'a [[u8; 32]] {
+        self.0[2 * row * inputs..][..chunks * 32]
+            .as_chunks::<32>()
+            .0
+    }
+
+    #[inline(always)]
+    fn widen_portable(chunk: &[u8; 32]) -> [f32; 16] {
+        let mut lanes = [0.0f32; 16];
+        for (lane, pair) in lanes.iter_mut().zip(chunk.as_chunks::<2>().0) {
+            *lane = widen(u16::from_le_bytes(*pair));
+        }
+        lanes
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn widen_avx512(simd: pulp::x86::V4, chunk: &[u8; 32]) -> __m512 {
+        let halves: __m256i = bytemuck::cast(*chunk);
+        simd.avx512f._mm512_cvtph_ps(halves)
+    }
+}
+
+impl<'a> WeightRows<'a> for FullRows<'a> {
+    type Sixteen = [f32; 16];
+
+    #[inline(always)]
+    fn value(self, row: usize, inputs: usize, at: usize) -> f32 {
+        self.0[row * inputs + at]
+    }
+
+    #[inline(always)]
+    fn sixteens(self, row: usize, inputs: usize, chunks: usize) -> &'a [[f32; 16]] {
+        self.0[row * inputs..][..chunks * 16].as_chunks::<16>().0
+    }
+
+    #[inline(always)]
+    fn widen_portable(chunk: &[f32; 16]) -> [f32; 16] {
+        *chunk
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn widen_avx512(_simd: pulp::x86::V4, chunk: &[f32; 16]) -> __m512 {
+        bytemuck::cast(*chunk)
+    }
+}
+
+/// Which code computes the products on this CPU.
+#[derive(Clone, Copy, Debug)]
+enum Kernel {
+    #[cfg(target_arch = "x86_64")]
+    Avx512(pulp::x86::V4),
+    /// Plain Rust, compiled for the best instruction set pulp finds (AVX2 + FMA on most x86).
+    Portable,
+}
+
+impl Kernel {
+    fn detect() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = pulp::x86::V4::try_new() {
+            return Kernel::Avx512(simd);
+        }
+        Kernel::Portable
+    }
+
+    fn run<'a, W: WeightRows<'a>>(self, operands: Operands<'_>, weights: W, target: Target<'_>) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512(simd) => simd.vectorize(Avx512Job {
+                simd,
+                operands,
+                weights,
+                target,
+            }),
+            Kernel::Portable => pulp::Arch::new().dispatch(PortableJob {
+                operands,
+                weights,
+                target,
+            }),
+        }
+    }
+}
+
+/// Tiles of `ROWS` input rows × `COLUMNS` weight rows; the callers cover the edges with
+/// narrower tiles.
+const ROWS: usize = 4;
+const COLUMNS: usize = 4;
+
+struct PortableJob<'a, W> {
+    operands: Operands<'a>,
+    weights: W,
+    target: Target<'a>,
+}
+
+impl<'w, W: WeightRows<'w>> pulp::WithSimd for PortableJob<'_, W> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
+        let PortableJob {
+            operands,
+            weights,
+            mut target,
+        } = self;
+        let count = operands.weight_rows.len();
+        let mut column = 0;
+        while column + COLUMNS <= count {
+            let mut row = 0;
+            while row + ROWS <= operands.rows {
+                portable_tile::<W, ROWS, COLUMNS>(&operands, weights, &mut target, row, column);
+                row += ROWS;
+            }
+            while row < operands.rows {
+                portable_tile::<W, 1, COLUMNS>(&operands, weights, &mut target, row, column);
+                row += 1;
+            }
+            column += COLUMNS;
+        }
+        while column < count {
+            let mut row = 0;
+            while row + ROWS <= operands.rows {
+                portable_tile::<W, ROWS, 1>(&operands, weights, &mut target, row, column);
+                row += ROWS;
+            }
+            while row < operands.rows {
+                portable_tile::<W, 1, 1>(&operands, weights, &mut target, row, column);
+                row += 1;
+            }
+            column += 1;
+        }
+    }
+}
+
+/// `R` input rows × `C` weight rows, accumulated in 16 lanes each, summed at the end.
+#[inline(always)]
+fn portable_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
+    operands: &Operands<'_>,
+    weights: W,
+    target: &mut Target<'_>,
+    first_row: usize,
+    column: usize,
+) {
+    let inputs = operands.inputs;
+    let first_weight = operands.weight_rows.start + column;
+    let chunks = inputs / 16;
+    let x: [&[[f32; 16]]; R] = std::array::from_fn(|r| {
+        operands.x[(first_row + r) * inputs..][..chunks * 16]
+            .as_chunks::<16>()
+            .0
+    });
+    let w: [&[W::Sixteen]; C] =
+        std::array::from_fn(|c| weights.sixteens(first_weight + c, inputs, chunks));
+    let mut lanes = [[[0.0f32; 16]; C]; R];
+    for chunk in 0..chunks {
+        let mut widened = [[0.0f32; 16]; C];
+        for (widened, w) in widened.iter_mut().zip(&w) {
+            *widened = W::widen_portable(&w[chunk]);
+        }
+        for (lanes, x) in lanes.iter_mut().zip(&x) {
+            let x = &x[chunk];
+            for (lanes, w) in lanes.iter_mut().zip(&widened) {
+                for lane in 0..16 {
+                    lanes[lane] += x[lane] * w[lane];
+                }
+            }
+        }
+    }
+    for (r, lanes) in lanes.iter().enumerate() {
+        let x = &operands.x[(first_row + r) * inputs..][..inputs];
+        for (c, lanes) in lanes.iter().enumerate() {
+            let mut total: f32 = lanes.iter().sum();
+            for (at, x) in x.iter().enumerate().skip(chunks * 16) {
+                total += x * weights.value(first_weight + c, inputs, at);
+            }
+            target.put(first_row + r, column + c, total);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+struct Avx512Job<'a, W> {
+    simd: pulp::x86::V4,
+    operands: Operands<'a>,
+    weights: W,
+    target: Target<'a>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'w, W: WeightRows<'w>> pulp::NullaryFnOnce for Avx512Job<'_, W> {
+    type Output = ();
+
+    #[inline(always)]
+    fn call(self) -> Self::Output {
+        let Avx512Job {
+            simd,
+            operands,
+            weights,
+            mut target,
+        } = self;
+        let count = operands.weight_rows.len();
+        let mut column = 0;
+        while column + COLUMNS <= count {
+            let mut row = 0;
+            while row + ROWS <= operands.rows {
+                avx512_tile::<W, ROWS, COLUMNS>(simd, &operands, weights, &mut target, row, column);
+                row += ROWS;
+            }
+            while row < operands.rows {
+                avx512_tile::<W, 1, COLUMNS>(simd, &operands, weights, &mut target, row, column);
+                row += 1;
+            }
+            column += COLUMNS;
+        }
+        while column < count {
+            let mut row = 0;
+            while row + ROWS <= operands.rows {
+                avx512_tile::<W, ROWS, 1>(simd, &operands, weights, &mut target, row, column);
+                row += ROWS;
+            }
+            while row < operands.rows {
+                avx512_tile::<W, 1, 1>(simd, &operands, weights, &mut target, row, column);
+                row += 1;
+            }
+            column += 1;
+        }
+    }
+}
+
+/// `R` input rows × `C` weight rows in `R × C` registers, summed across lanes at the end.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn avx512_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
+    simd: pulp::x86::V4,
+    operands: &Operands<'_>,
+    weights: W,
+    target: &mut Target<'_>,
+    first_row: usize,
+    column: usize,
+) {
+    let f = simd.avx512f;
+    let inputs = operands.inputs;
+    let first_weight = operands.weight_rows.start + column;
+    let chunks = inputs / 16;
+    let x: [&[[f32; 16]]; R] = std::array::from_fn(|r| {
+        operands.x[(first_row + r) * inputs..][..chunks * 16]
+            .as_chunks::<16>()
+            .0
+    });
+    let w: [&[W::Sixteen]; C] =
+        std::array::from_fn(|c| weights.sixteens(first_weight + c, inputs, chunks));
+    let zero = f._mm512_setzero_ps();
+    let mut sums = [[zero; C]; R];
+    for chunk in 0..chunks {
+        let mut widened = [zero; C];
+        for c in 0..C {
+            widened[c] = W::widen_avx512(simd, &w[c][chunk]);
+        }
+        for r in 0..R {
+            let x: __m512 = bytemuck::cast(x[r][chunk]);
+            for c in 0..C {
+                sums[r][c] = f._mm512_fmadd_ps(x, widened[c], sums[r][c]);
+            }
+        }
+    }
+    for (r, sums) in sums.iter().enumerate() {
+        let x = &operands.x[(first_row + r) * inputs..][..inputs];
+        for (c, sum) in sums.iter().enumerate() {
+            let mut total = f._mm512_reduce_add_ps(*sum);
+            for (at, x) in x.iter().enumerate().skip(chunks * 16) {
+                total += x * weights.value(first_weight + c, inputs, at);
+            }
+            target.put(first_row + r, column + c, total);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values_of(tensor: &Tensor) -> Vec<f32> {
+        tensor
+            .flatten_all()
+            .and_then(|flat| flat.to_vec1::<f32>())
+            .expect("tensor values")
+    }
+
+    fn reference(x: &[f32], rows: usize, weights: &[f32], outputs: usize) -> Vec<f32> {
+        let inputs = x.len() / rows;
+        let mut out = vec![0.0f32; rows * outputs];
+        for r in 0..rows {
+            for o in 0..outputs {
+                out[r * outputs + o] = (0..inputs)
+                    .map(|i| f64::from(x[r * inputs + i]) * f64::from(weights[o * inputs + i]))
+                    .sum::<f64>() as f32;
+            }
+        }
+        out
+    }
+
+    fn pseudo_random(count: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed;
+        (0..count)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    #[test]
+    fn f16_widening_is_exact() {
+        for bits in 0..=u16::MAX {
+            let expected = half::f16::from_bits(bits);
+            if expected.is_finite() {
+                assert_eq!(widen(bits), expected.to_f32(), "bits {bits:#06x}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_and_split_matches_a_plain_product() {
+        let mut kernels = vec![Kernel::Portable];
+        kernels.push(Kernel::detect());
+        // Shapes with edges everywhere: rows and outputs not multiples of the tile, inputs
+        // not a multiple of the vector width, a batch big enough to split by rows, a query
+        // big enough to split by columns.
+        for (rows, inputs, outputs) in [(1, 8, 1), (5, 37, 9), (17, 384, 1152), (70, 64, 130)] {
+            let x = pseudo_random(rows * inputs, 1);
+            let full = pseudo_random(outputs * inputs, 2);
+            let halves: Vec<half::f16> = full.iter().map(|&v| half::f16::from_f32(v)).collect();
+            let rounded: Vec<f32> = halves.iter().map(|h| h.to_f32()).collect();
+            let bytes: Vec<u8> = halves.iter().flat_map(|h| h.to_le_bytes()).collect();
+            let split = outputs / 3;
+            let half_weights = Weights::from_blocks(
+                inputs,
+                vec![
+                    (
+                        split,
+                        Values::Half(Cow::Owned(bytes[..split * inputs * 2].to_vec())),
+                    ),
+                    (
+                        outputs - split,
+                        Values::Half(Cow::Owned(bytes[split * inputs * 2..].to_vec())),
+                    ),
+                ],
+            )
+            .expect("half weights");
+            let full_weights =
+                Weights::from_blocks(inputs, vec![(outputs, Values::Full(full.clone()))])
+                    .expect("full weights");
+            let expected_half = reference(&x, rows, &rounded, outputs);
+            let expected_full = reference(&x, rows, &full, outputs);
+            for kernel in &kernels {
+                for (weights, expected) in [
+                    (&half_weights, &expected_half),
+                    (&full_weights, &expected_full),
+                ] {
+                    let got = weights.multiply_with(&x, rows, *kernel);
+                    for (index, (got, expected)) in got.iter().zip(expected.iter()).enumerate() {
+                        assert!(
+                            (got - expected).abs() < 1e-4,
+                            "{kernel:?} {rows}×{inputs}×{outputs} at {index}: {got} vs {expected}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tensors_round_trip_in_the_matmul_layout() {
+        let values = pseudo_random(6, 3);
+        let tensor = Tensor::from_vec(values.clone(), (2, 3), &Device::Cpu).expect("tensor");
+        let weights = Weights::from_tensor(&tensor).expect("weights");
+        assert_eq!((weights.inputs, weights.outputs), (2, 3));
+        let back = weights.to_tensor().expect("tensor");
+        assert_eq!(values_of(&back), values);
+        // x · W through the kernel equals candle's matmul.
+        let x = Tensor::from_vec(vec![1.0f32, 2.0], (1, 2), &Device::Cpu).expect("x");
+        let expected = values_of(&x.matmul(&tensor).expect("matmul"));
+        let got = weights.multiply(&[1.0, 2.0], 1);
+        for (got, expected) in got.iter().zip(&expected) {
+            assert!((got - expected).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn batches_through_the_gemm_match_the_tiles() {
+        let (rows, inputs, outputs) = (GEMM_ROWS + 5, 40, 33);
+        let x = pseudo_random(rows * inputs, 4);
+        let full = pseudo_random(outputs * inputs, 5);
+        let bytes: Vec<u8> = full
+            .iter()
+            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+            .collect();
+        let weights =
+            Weights::from_blocks(inputs, vec![(outputs, Values::Half(Cow::Owned(bytes)))])
+                .expect("weights");
+        let states = Tensor::from_slice(&x, (rows, inputs), &Device::Cpu).expect("states");
+        let by_gemm = weights.apply(&states).expect("gemm");
+        assert_eq!(by_gemm.dims(), [rows, outputs]);
+        let by_gemm = values_of(&by_gemm);
+        let by_tiles = weights.multiply(&x, rows);
+        for (gemm, tiles) in by_gemm.iter().zip(&by_tiles) {
+            assert!((gemm - tiles).abs() < 1e-4, "{gemm} vs {tiles}");
+        }
+        let query = states.narrow(0, 0, 3).expect("three rows");
+        let by_tiles = weights.apply(&query).expect("tiles");
+        let expected = weights.multiply(&x[..3 * inputs], 3);
+        assert_eq!(values_of(&by_tiles), expected);
+    }
+}
