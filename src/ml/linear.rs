@@ -47,7 +47,21 @@ pub(super) struct Weights {
     blocks: Vec<RowBlock>,
 }
 
+impl std::fmt::Debug for Weights {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Weights")
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Weights {
+    pub(super) fn inputs(&self) -> usize {
+        self.inputs
+    }
+
     /// Blocks of `(rows, values)`, each row `inputs` wide, stacked in order.
     pub(super) fn from_blocks(
         inputs: usize,

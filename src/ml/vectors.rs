@@ -1,14 +1,14 @@
 //! `VectorSet`: unit vectors held in one matrix for exact cosine search (a matrix-vector
 //! product), each row tagged with the item it belongs to.
 
-use candle_core::{Device, Tensor};
-
 use super::MlError;
+use super::linear::{Values, Weights};
 
 /// Rows of one dimension; several rows may share an owner (an entry's question and variants).
 #[derive(Debug)]
 pub struct VectorSet<Owner> {
-    matrix: Option<Tensor>,
+    /// The rows for the SIMD kernel: a query's scores are one matrix-vector product.
+    matrix: Option<Weights>,
     owners: Vec<Owner>,
     /// Distinct owners (exact when an owner's rows are adjacent, as callers give them).
     owner_count: usize,
@@ -43,7 +43,10 @@ impl<Owner: Clone + PartialEq> VectorSet<Owner> {
         let matrix = if count == 0 {
             None
         } else {
-            Some(Tensor::from_vec(flat, (count, dimension), &Device::Cpu)?)
+            Some(Weights::from_blocks(
+                dimension,
+                vec![(count, Values::Full(flat))],
+            )?)
         };
         let owner_count = usize::from(!owners.is_empty())
             + owners.windows(2).filter(|pair| pair[0] != pair[1]).count();
@@ -75,8 +78,7 @@ impl<Owner: Clone + PartialEq> VectorSet<Owner> {
                 self.dimension
             )));
         }
-        let query = Tensor::from_slice(query, (self.dimension, 1), &Device::Cpu)?;
-        let scores = matrix.matmul(&query)?.flatten_all()?.to_vec1::<f32>()?;
+        let scores = matrix.multiply(query, 1);
         // Owners have a handful of rows each, so the best `limit` owners are almost always
         // among the best few `limit` rows: partition those out instead of sorting everything.
         let mut matches = self.best_owners(&scores, limit, limit.saturating_mul(16));
