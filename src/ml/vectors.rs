@@ -1,5 +1,9 @@
 //! `VectorSet`: unit vectors held in one matrix for exact cosine search (a matrix-vector
 //! product), each row tagged with the item it belongs to.
+//!
+//! The rows are kept as f16: a search reads every row, so at 60,000 phrases (a 10,000-entry
+//! knowledge base) f32 rows were 91 MB read per message; f16 halves that and the resident
+//! memory. A similarity moves by about 1e-3 at most, well below what separates answers.
 
 use super::MlError;
 use super::linear::{Values, Weights};
@@ -34,18 +38,22 @@ impl<Owner: Clone + PartialEq> VectorSet<Owner> {
             )));
         }
         let count = rows.len();
-        let mut flat = Vec::with_capacity(count * dimension);
+        let mut flat = Vec::with_capacity(count * dimension * 2);
         let mut owners = Vec::with_capacity(count);
         for (owner, vector) in rows {
             owners.push(owner);
-            flat.extend(vector);
+            flat.extend(
+                vector
+                    .iter()
+                    .flat_map(|&value| half::f16::from_f32(value).to_le_bytes()),
+            );
         }
         let matrix = if count == 0 {
             None
         } else {
             Some(Weights::from_blocks(
                 dimension,
-                vec![(count, Values::Full(flat))],
+                vec![(count, Values::Half(std::borrow::Cow::Owned(flat)))],
             )?)
         };
         let owner_count = usize::from(!owners.is_empty())
@@ -131,7 +139,7 @@ mod tests {
         assert_eq!(found.len(), 2);
         assert_eq!((found[0].owner, found[0].row), ("b", 2));
         assert_eq!((found[1].owner, found[1].row), ("a", 1));
-        assert!((found[1].similarity - 0.8).abs() < 1e-6);
+        assert!((found[1].similarity - 0.8).abs() < 1e-3);
         assert!(set.nearest(&[1.0, 0.0, 0.0], 1).is_err(), "wrong dimension");
         let empty: VectorSet<&str> = VectorSet::new(Vec::new(), 2).expect("empty set");
         assert!(empty.nearest(&[1.0, 0.0], 3).expect("search").is_empty());
