@@ -22,7 +22,7 @@ COPY --from=build /src/target/release/kefu /usr/local/bin/kefu
 USER kefu:kefu
 WORKDIR /data
 # A fixed mmap threshold makes glibc give the big tensors of a fine-tuning run back to the
-# system when it ends (measured: 317 MB resident after the first start's fine-tuning, 522 MB
+# system when it ends (measured: 235 MB resident after the first start's fine-tuning, 583 MB
 # without); glibc only reads it from the environment.
 ENV KEFU_DATA_DIR=/data \
     KEFU_BIND=0.0.0.0:8080 \

@@ -1,6 +1,6 @@
 //! `Weights`: a linear layer's matrix kept as rows of outputs (torch's `[out, in]` layout), in
-//! f16 where the weights file has it (borrowed from the binary, never widened) or f32, and the
-//! product `x · Wᵀ` the encoder's layers run on it, with AVX-512 kernels chosen at run time.
+//! f16 where the weights file has it (borrowed from the binary) or f32, and the product
+//! `x · Wᵀ` the encoder's layers run on it, with AVX-512 kernels chosen at run time.
 //!
 //! A query's product is bound by memory, not arithmetic: a 17-token query through the
 //! 12-layer model streams every weight once and reuses it 17 times, so with f32 weights
@@ -8,7 +8,8 @@
 //! resident set at the file's own pages. The kernel takes dot products of input rows with
 //! weight rows in 4 × 4 tiles; on CPUs with AVX-512 an f16 weight is widened by one
 //! instruction as it loads, elsewhere a portable loop (vectorised by the compiler for the
-//! CPU found at run time) widens it with integer arithmetic.
+//! CPU found at run time) widens it with integer arithmetic. A batch (many rows) goes to
+//! candle's GEMM instead, on weights widened for that one call.
 
 use std::borrow::Cow;
 
@@ -21,7 +22,7 @@ use super::MlError;
 const PARALLEL_WORK: usize = 1 << 19;
 /// Rows per task when a batch is split across threads by rows.
 const ROWS_PER_TASK: usize = 16;
-/// Input rows from which candle's GEMM takes over (see `multiply_by_gemm`).
+/// Input rows from which candle's GEMM takes over (see `Weights::apply`).
 const GEMM_ROWS: usize = 96;
 
 /// The values of a block of weight rows.
