@@ -401,6 +401,36 @@ impl Kernel {
 const ROWS: usize = 4;
 const COLUMNS: usize = 4;
 
+/// Runs `$tile::<W, R, C>($args.., first_row, column)` over the whole product: groups of
+/// `COLUMNS` weight rows, then single ones, each against bands of `ROWS` input rows, then
+/// single ones. A macro rather than a function taking a closure: the tiles must be inlined
+/// into the function that enables the CPU's instruction set, and a closure is not.
+macro_rules! walk_tiles {
+    ($tile:ident, $operands:expr, [$($arg:expr),*]) => {{
+        let count = $operands.weight_rows.len();
+        let mut column = 0;
+        while column + COLUMNS <= count {
+            walk_tiles!(@rows $tile, COLUMNS, $operands, column, [$($arg),*]);
+            column += COLUMNS;
+        }
+        while column < count {
+            walk_tiles!(@rows $tile, 1, $operands, column, [$($arg),*]);
+            column += 1;
+        }
+    }};
+    (@rows $tile:ident, $columns:expr, $operands:expr, $column:expr, [$($arg:expr),*]) => {{
+        let mut row = 0;
+        while row + ROWS <= $operands.rows {
+            $tile::<W, ROWS, { $columns }>($($arg,)* row, $column);
+            row += ROWS;
+        }
+        while row < $operands.rows {
+            $tile::<W, 1, { $columns }>($($arg,)* row, $column);
+            row += 1;
+        }
+    }};
+}
+
 struct PortableJob<'a, W> {
     operands: Operands<'a>,
     weights: W,
@@ -417,32 +447,7 @@ impl<'w, W: WeightRows<'w>> pulp::WithSimd for PortableJob<'_, W> {
             weights,
             mut target,
         } = self;
-        let count = operands.weight_rows.len();
-        let mut column = 0;
-        while column + COLUMNS <= count {
-            let mut row = 0;
-            while row + ROWS <= operands.rows {
-                portable_tile::<W, ROWS, COLUMNS>(&operands, weights, &mut target, row, column);
-                row += ROWS;
-            }
-            while row < operands.rows {
-                portable_tile::<W, 1, COLUMNS>(&operands, weights, &mut target, row, column);
-                row += 1;
-            }
-            column += COLUMNS;
-        }
-        while column < count {
-            let mut row = 0;
-            while row + ROWS <= operands.rows {
-                portable_tile::<W, ROWS, 1>(&operands, weights, &mut target, row, column);
-                row += ROWS;
-            }
-            while row < operands.rows {
-                portable_tile::<W, 1, 1>(&operands, weights, &mut target, row, column);
-                row += 1;
-            }
-            column += 1;
-        }
+        walk_tiles!(portable_tile, operands, [&operands, weights, &mut target]);
     }
 }
 
@@ -512,32 +517,11 @@ impl<'w, W: WeightRows<'w>> pulp::NullaryFnOnce for Avx512Job<'_, W> {
             weights,
             mut target,
         } = self;
-        let count = operands.weight_rows.len();
-        let mut column = 0;
-        while column + COLUMNS <= count {
-            let mut row = 0;
-            while row + ROWS <= operands.rows {
-                avx512_tile::<W, ROWS, COLUMNS>(simd, &operands, weights, &mut target, row, column);
-                row += ROWS;
-            }
-            while row < operands.rows {
-                avx512_tile::<W, 1, COLUMNS>(simd, &operands, weights, &mut target, row, column);
-                row += 1;
-            }
-            column += COLUMNS;
-        }
-        while column < count {
-            let mut row = 0;
-            while row + ROWS <= operands.rows {
-                avx512_tile::<W, ROWS, 1>(simd, &operands, weights, &mut target, row, column);
-                row += ROWS;
-            }
-            while row < operands.rows {
-                avx512_tile::<W, 1, 1>(simd, &operands, weights, &mut target, row, column);
-                row += 1;
-            }
-            column += 1;
-        }
+        walk_tiles!(
+            avx512_tile,
+            operands,
+            [simd, &operands, weights, &mut target]
+        );
     }
 }
 
