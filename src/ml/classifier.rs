@@ -97,11 +97,11 @@ pub struct TrainedClassifier {
 /// A trained head: `softmax((scale · x) Wᵀ + b) / T)` over `classes` classes.
 #[derive(Debug)]
 pub struct IntentClassifier {
-    weight: Tensor,
-    bias: Tensor,
-    /// The weights again as rows for the SIMD kernel, and the bias as numbers: one message's
-    /// logits are a matrix-vector product, which a GEMM tiled for many rows wastes most of.
+    /// `[classes, dimension]`, held as rows for the SIMD kernel: one message's logits are a
+    /// matrix-vector product, which a GEMM tiled for many rows wastes most of. Batches and
+    /// saving get a tensor of them.
     rows: Weights,
+    bias: Tensor,
     bias_values: Vec<f32>,
     input_scale: f32,
     temperature: f32,
@@ -221,7 +221,7 @@ impl IntentClassifier {
                 .collect());
         }
         let inputs = (matrix(vectors)? * f64::from(self.input_scale))?;
-        let head = Linear::new(self.weight.clone(), Some(self.bias.clone()));
+        let head = Linear::new(self.rows.to_row_tensor()?, Some(self.bias.clone()));
         Ok(head.forward(&inputs)?.to_vec2::<f32>()?)
     }
 
@@ -229,7 +229,7 @@ impl IntentClassifier {
     pub fn save(&self, path: &Path) -> Result<(), MlError> {
         let settings = Tensor::new(&[self.input_scale, self.temperature], &Device::Cpu)?;
         let tensors = HashMap::from([
-            ("weight".to_string(), self.weight.clone()),
+            ("weight".to_string(), self.rows.to_row_tensor()?),
             ("bias".to_string(), self.bias.clone()),
             ("settings".to_string(), settings),
         ]);
@@ -283,7 +283,6 @@ impl IntentClassifier {
         )?;
         let bias_values = bias.to_vec1::<f32>()?;
         Ok(IntentClassifier {
-            weight,
             bias,
             rows,
             bias_values,

@@ -567,7 +567,8 @@ struct TrainableLayer {
 impl TrainableLayer {
     fn from_layer(layer: &Layer) -> Result<TrainableLayer, MlError> {
         let device = Device::Cpu;
-        let matrix = |tensor: &Tensor| Var::from_tensor(&tensor.copy()?);
+        // The weight tensors come fresh from the layer's rows: the variables can own them.
+        let matrix = |tensor: &Tensor| Var::from_tensor(tensor);
         let vector = |values: &[f32]| Var::from_tensor(&Tensor::new(values, &device)?);
         Ok(TrainableLayer {
             qkv_weight: matrix(&layer.qkv_tensor()?)?,

@@ -126,9 +126,8 @@ impl Weights {
             let tasks = rayon::current_num_threads().max(1) * 2;
             let step = self.outputs.div_ceil(tasks).next_multiple_of(4);
             let columns: Vec<(usize, Vec<f32>)> = (0..self.outputs)
-                .step_by(step)
-                .collect::<Vec<_>>()
                 .into_par_iter()
+                .step_by(step)
                 .map(|start| {
                     let end = (start + step).min(self.outputs);
                     let mut part = vec![0.0f32; rows * (end - start)];
@@ -160,7 +159,7 @@ impl Weights {
     }
 
     /// The weights as an f32 `[outputs, inputs]` tensor.
-    fn to_row_tensor(&self) -> Result<Tensor, MlError> {
+    pub(super) fn to_row_tensor(&self) -> Result<Tensor, MlError> {
         let mut rows = vec![0.0f32; self.inputs * self.outputs];
         let mut start = 0;
         for block in &self.blocks {
