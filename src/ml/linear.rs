@@ -276,6 +276,9 @@ trait WeightRows<'a>: Copy + Send + Sync {
     fn value(self, row: usize, inputs: usize, at: usize) -> f32;
     /// The first `chunks` chunks of sixteen values of `row`.
     fn sixteens(self, row: usize, inputs: usize, chunks: usize) -> &'a [Self::Sixteen];
+    /// Where the cache line holding chunk `chunk` of `row` starts, once per line (`None` for
+    /// the other chunks of a line and past the block's end).
+    fn line_start(self, row: usize, inputs: usize, chunk: usize) -> Option<*const i8>;
     /// Sixteen values widened to f32, in plain Rust.
     fn widen_portable(chunk: &Self::Sixteen) -> [f32; 16];
     /// Sixteen values widened to f32 in one register.
@@ -284,7 +287,7 @@ trait WeightRows<'a>: Copy + Send + Sync {
 }
 
 #[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::{__m256i, __m512};
+use std::arch::x86_64::{__m256i, __m512, _MM_HINT_T0};
 
 #[derive(Clone, Copy)]
 struct HalfRows<'a>(&'a [u8]);
@@ -318,6 +321,12 @@ impl<'a> WeightRows<'a> for HalfRows<'a> {
     }
 
     #[inline(always)]
+    fn line_start(self, row: usize, inputs: usize, chunk: usize) -> Option<*const i8> {
+        let bytes = self.0.get(2 * row * inputs + 32 * chunk..)?;
+        chunk.is_multiple_of(2).then(|| bytes.as_ptr().cast())
+    }
+
+    #[inline(always)]
     fn widen_portable(chunk: &[u8; 32]) -> [f32; 16] {
         let mut lanes = [0.0f32; 16];
         for (lane, pair) in lanes.iter_mut().zip(chunk.as_chunks::<2>().0) {
@@ -345,6 +354,11 @@ impl<'a> WeightRows<'a> for FullRows<'a> {
     #[inline(always)]
     fn sixteens(self, row: usize, inputs: usize, chunks: usize) -> &'a [[f32; 16]] {
         self.0[row * inputs..][..chunks * 16].as_chunks::<16>().0
+    }
+
+    #[inline(always)]
+    fn line_start(self, row: usize, inputs: usize, chunk: usize) -> Option<*const i8> {
+        Some(self.0.get(row * inputs + 16 * chunk..)?.as_ptr().cast())
     }
 
     #[inline(always)]
@@ -399,6 +413,8 @@ impl Kernel {
 /// narrower tiles.
 const ROWS: usize = 4;
 const COLUMNS: usize = 4;
+/// How many weight rows ahead of its own a tile fetches into the cache (two tiles' worth).
+const FETCH_AHEAD: usize = 2 * COLUMNS;
 
 /// Runs `$tile::<W, R, C>($args.., first_row, column)` over the whole product: groups of
 /// `COLUMNS` weight rows, then single ones, each against bands of `ROWS` input rows, then
@@ -548,7 +564,20 @@ fn avx512_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
         std::array::from_fn(|c| weights.sixteens(first_weight + c, inputs, chunks));
     let zero = f._mm512_setzero_ps();
     let mut sums = [[zero; C]; R];
+    // The first band of rows also fetches the weight rows a few tiles on into the cache: the
+    // hardware prefetcher does not look ahead of the short rows, so each new tile would
+    // otherwise wait for memory.
+    let fetch_ahead = first_row == 0;
     for chunk in 0..chunks {
+        if fetch_ahead {
+            for c in 0..C {
+                if let Some(line) =
+                    weights.line_start(first_weight + FETCH_AHEAD + c, inputs, chunk)
+                {
+                    simd.sse._mm_prefetch::<_MM_HINT_T0>(line);
+                }
+            }
+        }
         let mut widened = [zero; C];
         for c in 0..C {
             widened[c] = W::widen_avx512(simd, &w[c][chunk]);
