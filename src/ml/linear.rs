@@ -1,15 +1,17 @@
 //! `Weights`: a linear layer's matrix kept as rows of outputs (torch's `[out, in]` layout), in
 //! f16 where the weights file has it (borrowed from the binary) or f32, and the product
-//! `x · Wᵀ` the encoder's layers run on it, with AVX-512 kernels chosen at run time.
+//! `x · Wᵀ` the encoder's layers run on it, with AVX-512 or AVX2 kernels chosen at run time.
 //!
 //! A query's product is bound by memory, not arithmetic: a 17-token query through the
 //! 12-layer model streams every weight once and reuses it 17 times, so with f32 weights
 //! (85 MB) most of the time went to reading them. Reading f16 halves that and keeps the
 //! resident set at the file's own pages. The kernel takes dot products of input rows with
-//! weight rows in 4 × 4 tiles; on CPUs with AVX-512 an f16 weight is widened by one
-//! instruction as it loads, elsewhere a portable loop (vectorised by the compiler for the
-//! CPU found at run time) widens it with integer arithmetic. A batch (many rows) goes to
-//! candle's GEMM instead, on weights widened for that one call.
+//! weight rows in tiles (4 × 4 with AVX-512, 6 × 2 with AVX2); with AVX-512 an f16 weight is
+//! widened by one instruction as it loads; with AVX2 it takes four integer and float
+//! instructions (pulp does not wrap F16C, and the crate has no unsafe code), so there a group
+//! of weight rows is widened once into an L1-sized f32 buffer that every band of input rows
+//! then reads; elsewhere a portable loop the compiler vectorises widens it. A batch (many rows) goes to candle's GEMM instead, on weights
+//! widened for that one call.
 
 use std::borrow::Cow;
 
@@ -284,10 +286,27 @@ trait WeightRows<'a>: Copy + Send + Sync {
     /// Sixteen values widened to f32 in one register.
     #[cfg(target_arch = "x86_64")]
     fn widen_avx512(simd: pulp::x86::V4, chunk: &Self::Sixteen) -> __m512;
+    /// Sixteen values widened to f32 in two AVX registers.
+    #[cfg(target_arch = "x86_64")]
+    fn widen_avx2(simd: pulp::x86::V3, chunk: &Self::Sixteen) -> [__m256; 2];
+    /// `rows` (and, when borrowed, the rows after them) as f32 values: borrowed when they are
+    /// f32 already, else widened into `scratch` (which holds at least `rows.len() * inputs`
+    /// values) while the same stretch `fetch_rows_ahead` rows on is fetched into the cache.
+    #[cfg(target_arch = "x86_64")]
+    fn widened_rows_avx2<'s>(
+        self,
+        simd: pulp::x86::V3,
+        rows: std::ops::Range<usize>,
+        inputs: usize,
+        fetch_rows_ahead: usize,
+        scratch: &'s mut [f32],
+    ) -> &'s [f32]
+    where
+        'a: 's;
 }
 
 #[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::{__m256i, __m512, _MM_HINT_T0};
+use std::arch::x86_64::{__m128i, __m256, __m256i, __m512, _MM_HINT_T0};
 
 #[derive(Clone, Copy)]
 struct HalfRows<'a>(&'a [u8]);
@@ -341,6 +360,66 @@ impl<'a> WeightRows<'a> for HalfRows<'a> {
         let halves: __m256i = bytemuck::cast(*chunk);
         simd.avx512f._mm512_cvtph_ps(halves)
     }
+
+    /// `widen` on eight lanes at once. AVX2 has no f16 conversion (F16C is a separate
+    /// extension pulp does not wrap), so: sign-extend each half to 32 bits, shift it up by 13,
+    /// which puts exponent and mantissa where `widen` puts them and a copy of the sign in bit
+    /// 31; clear the other copies of the sign; rebias with the same multiply.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn widen_avx2(simd: pulp::x86::V3, chunk: &[u8; 32]) -> [__m256; 2] {
+        let [low, high]: [__m128i; 2] = bytemuck::cast(*chunk);
+        [widen_eight(simd, low), widen_eight(simd, high)]
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn widened_rows_avx2<'s>(
+        self,
+        simd: pulp::x86::V3,
+        rows: std::ops::Range<usize>,
+        inputs: usize,
+        fetch_rows_ahead: usize,
+        scratch: &'s mut [f32],
+    ) -> &'s [f32]
+    where
+        'a: 's,
+    {
+        let start = 2 * rows.start * inputs;
+        let bytes = &self.0[start..2 * rows.end * inputs];
+        let widened = &mut scratch[..bytes.len() / 2];
+        let (chunks, tail) = bytes.as_chunks::<32>();
+        let (lanes, lanes_tail) = widened.as_chunks_mut::<16>();
+        let ahead = start + 2 * fetch_rows_ahead * inputs;
+        for (index, (lanes, chunk)) in lanes.iter_mut().zip(chunks).enumerate() {
+            // One fetch per cache line, spread over the widening rather than in a burst.
+            if index.is_multiple_of(2)
+                && let Some(line) = self.0.get(ahead + 32 * index..)
+            {
+                simd.sse._mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
+            }
+            *lanes = bytemuck::cast(Self::widen_avx2(simd, chunk));
+        }
+        for (lane, pair) in lanes_tail.iter_mut().zip(tail.as_chunks::<2>().0) {
+            *lane = widen(u16::from_le_bytes(*pair));
+        }
+        widened
+    }
+}
+
+/// Eight halves to f32 (see `HalfRows::widen_avx2`). A function, not a closure: closures
+/// (`array::map` included) are not inlined into pulp's target-feature context, and the
+/// intrinsics would then run as calls.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn widen_eight(simd: pulp::x86::V3, halves: __m128i) -> __m256 {
+    let sign_exponent_mantissa = simd.avx._mm256_set1_epi32(0x8fff_e000_u32 as i32);
+    let rebias = simd.avx._mm256_set1_ps(f32::from_bits(0x7780_0000));
+    let lanes = simd.avx2._mm256_cvtepi16_epi32(halves);
+    let lanes = simd.avx2._mm256_slli_epi32::<13>(lanes);
+    let lanes = simd.avx2._mm256_and_si256(lanes, sign_exponent_mantissa);
+    simd.avx
+        ._mm256_mul_ps(simd.avx._mm256_castsi256_ps(lanes), rebias)
 }
 
 impl<'a> WeightRows<'a> for FullRows<'a> {
@@ -371,6 +450,29 @@ impl<'a> WeightRows<'a> for FullRows<'a> {
     fn widen_avx512(_simd: pulp::x86::V4, chunk: &[f32; 16]) -> __m512 {
         bytemuck::cast(*chunk)
     }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn widen_avx2(_simd: pulp::x86::V3, chunk: &[f32; 16]) -> [__m256; 2] {
+        bytemuck::cast(*chunk)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn widened_rows_avx2<'s>(
+        self,
+        _simd: pulp::x86::V3,
+        rows: std::ops::Range<usize>,
+        inputs: usize,
+        _fetch_rows_ahead: usize,
+        _scratch: &'s mut [f32],
+    ) -> &'s [f32]
+    where
+        'a: 's,
+    {
+        // The rows after the group too, so that the tiles' own fetching reaches past it.
+        &self.0[rows.start * inputs..]
+    }
 }
 
 /// Which code computes the products on this CPU.
@@ -378,6 +480,9 @@ impl<'a> WeightRows<'a> for FullRows<'a> {
 enum Kernel {
     #[cfg(target_arch = "x86_64")]
     Avx512(pulp::x86::V4),
+    /// AVX2 + FMA: most x86 CPUs without AVX-512 (AMD before Zen 4, Intel client cores).
+    #[cfg(target_arch = "x86_64")]
+    Avx2(pulp::x86::V3),
     /// Plain Rust, compiled for the best instruction set pulp finds (AVX2 + FMA on most x86).
     Portable,
 }
@@ -388,6 +493,10 @@ impl Kernel {
         if let Some(simd) = pulp::x86::V4::try_new() {
             return Kernel::Avx512(simd);
         }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = pulp::x86::V3::try_new() {
+            return Kernel::Avx2(simd);
+        }
         Kernel::Portable
     }
 
@@ -395,6 +504,13 @@ impl Kernel {
         match self {
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512(simd) => simd.vectorize(Avx512Job {
+                simd,
+                operands,
+                weights,
+                target,
+            }),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2(simd) => simd.vectorize(Avx2Job {
                 simd,
                 operands,
                 weights,
@@ -409,39 +525,67 @@ impl Kernel {
     }
 }
 
-/// Tiles of `ROWS` input rows × `COLUMNS` weight rows; the callers cover the edges with
-/// narrower tiles.
+/// Tiles of at most `ROWS` input rows × `COLUMNS` weight rows; the callers cover the edges
+/// with narrower tiles.
 const ROWS: usize = 4;
 const COLUMNS: usize = 4;
-/// How many weight rows ahead of its own a tile fetches into the cache (two tiles' worth).
-const FETCH_AHEAD: usize = 2 * COLUMNS;
+/// AVX2 has 16 vector registers of 8 lanes: a 6 × 2 tile keeps its twelve sums and the two
+/// widened weight rows in registers and reads the inputs from L1. Measured on a Zen 1 EPYC
+/// (17 × 384 rows through e5's 48 products): 6 × 2 and 8 × 1 at ~23 ms on two threads,
+/// 4 × 2 at ~38 ms, 3 × 4 at ~52 ms.
+const AVX2_ROWS: usize = 6;
+const AVX2_COLUMNS: usize = 2;
+/// With AVX2 the f16 → f32 widening takes four instructions, as many as the multiply-adds it
+/// feeds in a band of four rows; so the AVX2 job widens a group of weight rows once into an
+/// f32 buffer of about this many values (16 KiB: it stays in L1 while every band of input rows
+/// runs over it) instead of once per band.
+const WIDENED_VALUES: usize = 4096;
+/// How many tiles ahead a tile fetches its weight rows into the cache.
+const FETCH_TILES_AHEAD: usize = 2;
 
 /// Runs `$tile::<W, R, C>($args.., first_row, column)` over the whole product: groups of
-/// `COLUMNS` weight rows, then single ones, each against bands of `ROWS` input rows, then
-/// single ones. A macro rather than a function taking a closure: the tiles must be inlined
-/// into the function that enables the CPU's instruction set, and a closure is not.
+/// `$columns` weight rows, then single ones, each against bands of at most `$rows` input
+/// rows. The bands are of even height (17 rows in bands of 4 are 4, 4, 3, 3, 3, not four of
+/// 4 and a lone row): every band widens the weights again, so a thin last band costs as much
+/// widening as a full one for a fraction of the arithmetic. A macro rather than a function
+/// taking a closure: the tiles must be inlined into the function that enables the CPU's
+/// instruction set, and a closure is not.
 macro_rules! walk_tiles {
-    ($tile:ident, $operands:expr, [$($arg:expr),*]) => {{
+    ($tile:ident, weights: $w:ty, rows: $rows:expr, columns: $columns:expr, $operands:expr, [$($arg:expr),*]) => {{
         let count = $operands.weight_rows.len();
         let mut column = 0;
-        while column + COLUMNS <= count {
-            walk_tiles!(@rows $tile, COLUMNS, $operands, column, [$($arg),*]);
-            column += COLUMNS;
+        while column + $columns <= count {
+            walk_tiles!(@bands $tile, $w, $rows, $columns, $operands, column, [$($arg),*]);
+            column += $columns;
         }
         while column < count {
-            walk_tiles!(@rows $tile, 1, $operands, column, [$($arg),*]);
+            walk_tiles!(@bands $tile, $w, $rows, 1, $operands, column, [$($arg),*]);
             column += 1;
         }
     }};
-    (@rows $tile:ident, $columns:expr, $operands:expr, $column:expr, [$($arg:expr),*]) => {{
+    (@bands $tile:ident, $w:ty, $rows:expr, $columns:expr, $operands:expr, $column:expr, [$($arg:expr),*]) => {{
+        let rows = $operands.rows;
+        let bands = rows.div_ceil($rows);
         let mut row = 0;
-        while row + ROWS <= $operands.rows {
-            $tile::<W, ROWS, { $columns }>($($arg,)* row, $column);
-            row += ROWS;
-        }
-        while row < $operands.rows {
-            $tile::<W, 1, { $columns }>($($arg,)* row, $column);
-            row += 1;
+        for band in 0..bands {
+            let height = rows / bands + usize::from(band < rows % bands);
+            match height {
+                1 => $tile::<$w, 1, { $columns }>($($arg,)* row, $column),
+                2 if $rows >= 2 => $tile::<$w, 2, { $columns }>($($arg,)* row, $column),
+                3 if $rows >= 3 => $tile::<$w, 3, { $columns }>($($arg,)* row, $column),
+                4 if $rows >= 4 => $tile::<$w, 4, { $columns }>($($arg,)* row, $column),
+                5 if $rows >= 5 => $tile::<$w, 5, { $columns }>($($arg,)* row, $column),
+                6 if $rows >= 6 => $tile::<$w, 6, { $columns }>($($arg,)* row, $column),
+                7 if $rows >= 7 => $tile::<$w, 7, { $columns }>($($arg,)* row, $column),
+                8 if $rows >= 8 => $tile::<$w, 8, { $columns }>($($arg,)* row, $column),
+                // Bands are never higher than `$rows` ≤ 8; a row at a time stays correct.
+                _ => {
+                    for single in row..row + height {
+                        $tile::<$w, 1, { $columns }>($($arg,)* single, $column);
+                    }
+                }
+            }
+            row += height;
         }
     }};
 }
@@ -462,7 +606,7 @@ impl<'w, W: WeightRows<'w>> pulp::WithSimd for PortableJob<'_, W> {
             weights,
             mut target,
         } = self;
-        walk_tiles!(portable_tile, operands, [&operands, weights, &mut target]);
+        walk_tiles!(portable_tile, weights: W, rows: ROWS, columns: COLUMNS, operands, [&operands, weights, &mut target]);
     }
 }
 
@@ -534,6 +678,9 @@ impl<'w, W: WeightRows<'w>> pulp::NullaryFnOnce for Avx512Job<'_, W> {
         } = self;
         walk_tiles!(
             avx512_tile,
+            weights: W,
+            rows: ROWS,
+            columns: COLUMNS,
             operands,
             [simd, &operands, weights, &mut target]
         );
@@ -572,7 +719,7 @@ fn avx512_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
         if fetch_ahead {
             for c in 0..C {
                 if let Some(line) =
-                    weights.line_start(first_weight + FETCH_AHEAD + c, inputs, chunk)
+                    weights.line_start(first_weight + FETCH_TILES_AHEAD * C + c, inputs, chunk)
                 {
                     simd.sse._mm_prefetch::<_MM_HINT_T0>(line);
                 }
@@ -593,6 +740,126 @@ fn avx512_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
         let x = &operands.x[(first_row + r) * inputs..][..inputs];
         for (c, sum) in sums.iter().enumerate() {
             let mut total = f._mm512_reduce_add_ps(*sum);
+            for (at, x) in x.iter().enumerate().skip(chunks * 16) {
+                total += x * weights.value(first_weight + c, inputs, at);
+            }
+            target.put(first_row + r, column + c, total);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+struct Avx2Job<'a, W> {
+    simd: pulp::x86::V3,
+    operands: Operands<'a>,
+    weights: W,
+    target: Target<'a>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'w, W: WeightRows<'w>> pulp::NullaryFnOnce for Avx2Job<'_, W> {
+    type Output = ();
+
+    #[inline(always)]
+    fn call(self) -> Self::Output {
+        let Avx2Job {
+            simd,
+            operands,
+            weights,
+            target,
+        } = self;
+        let inputs = operands.inputs;
+        let group = (WIDENED_VALUES / inputs.max(1))
+            .max(1)
+            .next_multiple_of(AVX2_COLUMNS);
+        let mut scratch = vec![0.0f32; group * inputs];
+        let mut start = operands.weight_rows.start;
+        while start < operands.weight_rows.end {
+            let end = (start + group).min(operands.weight_rows.end);
+            let rows = FullRows(weights.widened_rows_avx2(
+                simd,
+                start..end,
+                inputs,
+                FETCH_TILES_AHEAD * group,
+                &mut scratch,
+            ));
+            let group_operands = Operands {
+                x: operands.x,
+                rows: operands.rows,
+                inputs,
+                weight_rows: 0..end - start,
+            };
+            let mut group_target = Target {
+                out: &mut *target.out,
+                stride: target.stride,
+                first_column: target.first_column + (start - operands.weight_rows.start),
+            };
+            walk_tiles!(
+                avx2_tile,
+                weights: FullRows<'_>,
+                rows: AVX2_ROWS,
+                columns: AVX2_COLUMNS,
+                group_operands,
+                [simd, &group_operands, rows, &mut group_target]
+            );
+            start = end;
+        }
+    }
+}
+
+/// `avx512_tile` in 8-lane registers, on f32 rows: each chunk of sixteen inputs is two
+/// halves, both accumulated into the same `R × C` sums.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn avx2_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
+    simd: pulp::x86::V3,
+    operands: &Operands<'_>,
+    weights: W,
+    target: &mut Target<'_>,
+    first_row: usize,
+    column: usize,
+) {
+    let inputs = operands.inputs;
+    let first_weight = operands.weight_rows.start + column;
+    let chunks = inputs / 16;
+    let x: [&[[f32; 16]]; R] = std::array::from_fn(|r| {
+        operands.x[(first_row + r) * inputs..][..chunks * 16]
+            .as_chunks::<16>()
+            .0
+    });
+    let w: [&[W::Sixteen]; C] =
+        std::array::from_fn(|c| weights.sixteens(first_weight + c, inputs, chunks));
+    let zero = simd.avx._mm256_setzero_ps();
+    let mut sums = [[zero; C]; R];
+    // As in `avx512_tile`; on widened rows (in L1 already) the fetches end at the group's end.
+    let fetch_ahead = first_row == 0;
+    for chunk in 0..chunks {
+        if fetch_ahead {
+            for c in 0..C {
+                if let Some(line) =
+                    weights.line_start(first_weight + FETCH_TILES_AHEAD * C + c, inputs, chunk)
+                {
+                    simd.sse._mm_prefetch::<_MM_HINT_T0>(line);
+                }
+            }
+        }
+        let mut widened = [[zero; 2]; C];
+        for c in 0..C {
+            widened[c] = W::widen_avx2(simd, &w[c][chunk]);
+        }
+        for r in 0..R {
+            let [low, high]: [__m256; 2] = bytemuck::cast(x[r][chunk]);
+            for c in 0..C {
+                let sum = simd.fma._mm256_fmadd_ps(low, widened[c][0], sums[r][c]);
+                sums[r][c] = simd.fma._mm256_fmadd_ps(high, widened[c][1], sum);
+            }
+        }
+    }
+    for (r, sums) in sums.iter().enumerate() {
+        let x = &operands.x[(first_row + r) * inputs..][..inputs];
+        for (c, sum) in sums.iter().enumerate() {
+            let lanes: [f32; 8] = bytemuck::cast(*sum);
+            let mut total: f32 = lanes.iter().sum();
             for (at, x) in x.iter().enumerate().skip(chunks * 16) {
                 total += x * weights.value(first_weight + c, inputs, at);
             }
@@ -645,14 +912,53 @@ mod tests {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_widening_is_exact() {
+        // Only CPUs with AVX2 run this kernel; on the others there is nothing to check.
+        let Some(simd) = pulp::x86::V3::try_new() else {
+            return;
+        };
+        let finite: Vec<half::f16> = (0..=u16::MAX)
+            .map(half::f16::from_bits)
+            .filter(|h| h.is_finite())
+            .collect();
+        // Rows of 37 values: whole chunks of sixteen and a tail.
+        let inputs = 37;
+        let rows = finite.len() / inputs;
+        let bytes: Vec<u8> = finite[..rows * inputs]
+            .iter()
+            .flat_map(|h| h.to_le_bytes())
+            .collect();
+        let mut scratch = vec![0.0f32; rows * inputs];
+        let widened = HalfRows(&bytes).widened_rows_avx2(simd, 0..rows, inputs, 4, &mut scratch);
+        for (got, expected) in widened.iter().zip(&finite) {
+            assert_eq!(got.to_bits(), expected.to_f32().to_bits(), "{expected:?}");
+        }
+    }
+
     #[test]
     fn every_kernel_and_split_matches_a_plain_product() {
         let mut kernels = vec![Kernel::Portable];
-        kernels.push(Kernel::detect());
+        #[cfg(target_arch = "x86_64")]
+        {
+            kernels.extend(pulp::x86::V3::try_new().map(Kernel::Avx2));
+            kernels.extend(pulp::x86::V4::try_new().map(Kernel::Avx512));
+        }
         // Shapes with edges everywhere: rows and outputs not multiples of the tile, inputs
         // not a multiple of the vector width, a batch big enough to split by rows, a query
         // big enough to split by columns.
-        for (rows, inputs, outputs) in [(1, 8, 1), (5, 37, 9), (17, 384, 1152), (70, 64, 130)] {
+        // Rows from 1 to 9 give every band height the kernels use.
+        for (rows, inputs, outputs) in [
+            (1, 8, 1),
+            (2, 16, 3),
+            (3, 40, 7),
+            (4, 33, 5),
+            (5, 37, 9),
+            (9, 48, 10),
+            (17, 384, 1152),
+            (70, 64, 130),
+        ] {
             let x = pseudo_random(rows * inputs, 1);
             let full = pseudo_random(outputs * inputs, 2);
             let halves: Vec<half::f16> = full.iter().map(|&v| half::f16::from_f32(v)).collect();
