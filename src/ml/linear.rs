@@ -590,6 +590,64 @@ macro_rules! walk_tiles {
     }};
 }
 
+/// A tile's operands in chunks of sixteen values: its `R` input rows and `C` weight rows,
+/// up to the last whole chunk (`finish_tile` adds the rest).
+struct TileRows<'x, 'w, Sixteen, const R: usize, const C: usize> {
+    x: [&'x [[f32; 16]]; R],
+    w: [&'w [Sixteen]; C],
+    /// The tile's first weight row in the block.
+    first_weight: usize,
+    chunks: usize,
+}
+
+#[inline(always)]
+fn tile_rows<'x, 'w, W: WeightRows<'w>, const R: usize, const C: usize>(
+    operands: &Operands<'x>,
+    weights: W,
+    first_row: usize,
+    column: usize,
+) -> TileRows<'x, 'w, W::Sixteen, R, C> {
+    let inputs = operands.inputs;
+    let first_weight = operands.weight_rows.start + column;
+    let chunks = inputs / 16;
+    TileRows {
+        x: std::array::from_fn(|r| {
+            operands.x[(first_row + r) * inputs..][..chunks * 16]
+                .as_chunks::<16>()
+                .0
+        }),
+        w: std::array::from_fn(|c| weights.sixteens(first_weight + c, inputs, chunks)),
+        first_weight,
+        chunks,
+    }
+}
+
+/// Writes a tile's products: each of `totals` (the whole chunks' sums) plus the inputs past
+/// the last whole chunk.
+#[inline(always)]
+fn finish_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
+    operands: &Operands<'_>,
+    weights: W,
+    target: &mut Target<'_>,
+    first_row: usize,
+    column: usize,
+    totals: &[[f32; C]; R],
+) {
+    let inputs = operands.inputs;
+    let first_weight = operands.weight_rows.start + column;
+    let tail = inputs / 16 * 16;
+    for (r, totals) in totals.iter().enumerate() {
+        let x = &operands.x[(first_row + r) * inputs..][..inputs];
+        for (c, total) in totals.iter().enumerate() {
+            let mut total = *total;
+            for (at, x) in x.iter().enumerate().skip(tail) {
+                total += x * weights.value(first_weight + c, inputs, at);
+            }
+            target.put(first_row + r, column + c, total);
+        }
+    }
+}
+
 struct PortableJob<'a, W> {
     operands: Operands<'a>,
     weights: W,
@@ -619,16 +677,7 @@ fn portable_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
     first_row: usize,
     column: usize,
 ) {
-    let inputs = operands.inputs;
-    let first_weight = operands.weight_rows.start + column;
-    let chunks = inputs / 16;
-    let x: [&[[f32; 16]]; R] = std::array::from_fn(|r| {
-        operands.x[(first_row + r) * inputs..][..chunks * 16]
-            .as_chunks::<16>()
-            .0
-    });
-    let w: [&[W::Sixteen]; C] =
-        std::array::from_fn(|c| weights.sixteens(first_weight + c, inputs, chunks));
+    let TileRows { x, w, chunks, .. } = tile_rows::<W, R, C>(operands, weights, first_row, column);
     let mut lanes = [[[0.0f32; 16]; C]; R];
     for chunk in 0..chunks {
         let mut widened = [[0.0f32; 16]; C];
@@ -644,16 +693,13 @@ fn portable_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
             }
         }
     }
-    for (r, lanes) in lanes.iter().enumerate() {
-        let x = &operands.x[(first_row + r) * inputs..][..inputs];
-        for (c, lanes) in lanes.iter().enumerate() {
-            let mut total: f32 = lanes.iter().sum();
-            for (at, x) in x.iter().enumerate().skip(chunks * 16) {
-                total += x * weights.value(first_weight + c, inputs, at);
-            }
-            target.put(first_row + r, column + c, total);
+    let mut totals = [[0.0f32; C]; R];
+    for r in 0..R {
+        for c in 0..C {
+            totals[r][c] = lanes[r][c].iter().sum();
         }
     }
+    finish_tile(operands, weights, target, first_row, column, &totals);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -699,16 +745,12 @@ fn avx512_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
     column: usize,
 ) {
     let f = simd.avx512f;
-    let inputs = operands.inputs;
-    let first_weight = operands.weight_rows.start + column;
-    let chunks = inputs / 16;
-    let x: [&[[f32; 16]]; R] = std::array::from_fn(|r| {
-        operands.x[(first_row + r) * inputs..][..chunks * 16]
-            .as_chunks::<16>()
-            .0
-    });
-    let w: [&[W::Sixteen]; C] =
-        std::array::from_fn(|c| weights.sixteens(first_weight + c, inputs, chunks));
+    let TileRows {
+        x,
+        w,
+        first_weight,
+        chunks,
+    } = tile_rows::<W, R, C>(operands, weights, first_row, column);
     let zero = f._mm512_setzero_ps();
     let mut sums = [[zero; C]; R];
     // The first band of rows also fetches the weight rows a few tiles on into the cache: the
@@ -718,9 +760,11 @@ fn avx512_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
     for chunk in 0..chunks {
         if fetch_ahead {
             for c in 0..C {
-                if let Some(line) =
-                    weights.line_start(first_weight + FETCH_TILES_AHEAD * C + c, inputs, chunk)
-                {
+                if let Some(line) = weights.line_start(
+                    first_weight + FETCH_TILES_AHEAD * C + c,
+                    operands.inputs,
+                    chunk,
+                ) {
                     simd.sse._mm_prefetch::<_MM_HINT_T0>(line);
                 }
             }
@@ -736,16 +780,13 @@ fn avx512_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
             }
         }
     }
-    for (r, sums) in sums.iter().enumerate() {
-        let x = &operands.x[(first_row + r) * inputs..][..inputs];
-        for (c, sum) in sums.iter().enumerate() {
-            let mut total = f._mm512_reduce_add_ps(*sum);
-            for (at, x) in x.iter().enumerate().skip(chunks * 16) {
-                total += x * weights.value(first_weight + c, inputs, at);
-            }
-            target.put(first_row + r, column + c, total);
+    let mut totals = [[0.0f32; C]; R];
+    for r in 0..R {
+        for c in 0..C {
+            totals[r][c] = f._mm512_reduce_add_ps(sums[r][c]);
         }
     }
+    finish_tile(operands, weights, target, first_row, column, &totals);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -819,16 +860,12 @@ fn avx2_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
     first_row: usize,
     column: usize,
 ) {
-    let inputs = operands.inputs;
-    let first_weight = operands.weight_rows.start + column;
-    let chunks = inputs / 16;
-    let x: [&[[f32; 16]]; R] = std::array::from_fn(|r| {
-        operands.x[(first_row + r) * inputs..][..chunks * 16]
-            .as_chunks::<16>()
-            .0
-    });
-    let w: [&[W::Sixteen]; C] =
-        std::array::from_fn(|c| weights.sixteens(first_weight + c, inputs, chunks));
+    let TileRows {
+        x,
+        w,
+        first_weight,
+        chunks,
+    } = tile_rows::<W, R, C>(operands, weights, first_row, column);
     let zero = simd.avx._mm256_setzero_ps();
     let mut sums = [[zero; C]; R];
     // As in `avx512_tile`; on widened rows (in L1 already) the fetches end at the group's end.
@@ -836,9 +873,11 @@ fn avx2_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
     for chunk in 0..chunks {
         if fetch_ahead {
             for c in 0..C {
-                if let Some(line) =
-                    weights.line_start(first_weight + FETCH_TILES_AHEAD * C + c, inputs, chunk)
-                {
+                if let Some(line) = weights.line_start(
+                    first_weight + FETCH_TILES_AHEAD * C + c,
+                    operands.inputs,
+                    chunk,
+                ) {
                     simd.sse._mm_prefetch::<_MM_HINT_T0>(line);
                 }
             }
@@ -855,17 +894,14 @@ fn avx2_tile<'w, W: WeightRows<'w>, const R: usize, const C: usize>(
             }
         }
     }
-    for (r, sums) in sums.iter().enumerate() {
-        let x = &operands.x[(first_row + r) * inputs..][..inputs];
-        for (c, sum) in sums.iter().enumerate() {
-            let lanes: [f32; 8] = bytemuck::cast(*sum);
-            let mut total: f32 = lanes.iter().sum();
-            for (at, x) in x.iter().enumerate().skip(chunks * 16) {
-                total += x * weights.value(first_weight + c, inputs, at);
-            }
-            target.put(first_row + r, column + c, total);
+    let mut totals = [[0.0f32; C]; R];
+    for r in 0..R {
+        for c in 0..C {
+            let lanes: [f32; 8] = bytemuck::cast(sums[r][c]);
+            totals[r][c] = lanes.iter().sum();
         }
     }
+    finish_tile(operands, weights, target, first_row, column, &totals);
 }
 
 #[cfg(test)]
