@@ -165,15 +165,46 @@ pub async fn embedding(config: &Config, runs: usize, texts: usize) -> anyhow::Re
 
 /// Builds a synthetic knowledge base of `entries`, lets the assistant embed and train on it,
 /// then times `understand` on the demo queries: the bot's per-message cost at that size.
-pub async fn understanding(config: &Config, entries: usize, rounds: usize) -> anyhow::Result<()> {
+/// With `keep`, the knowledge base, its vectors and the trained model stay in that directory
+/// and a later run with the same size reuses them, timing only the queries.
+pub async fn understanding(
+    config: &Config,
+    entries: usize,
+    rounds: usize,
+    keep: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let embedder = crate::app::load_model(&config.model).await?;
-    let scratch = super::scratch::ScratchDir::new("bench")?;
-    let data_dir = DataDir::create(scratch.path())?;
-    let csv = synthetic_csv(entries)?;
+    let scratch;
+    let root = match keep {
+        Some(dir) => dir,
+        None => {
+            scratch = super::scratch::ScratchDir::new("bench")?;
+            scratch.path()
+        }
+    };
+    let kept_size = root.join("bench-entries");
+    let reused = match std::fs::read_to_string(&kept_size) {
+        Ok(size) if size.trim() == entries.to_string() => true,
+        Ok(size) => anyhow::bail!(
+            "{} holds a benchmark knowledge base of {} entries, not {entries}: pass --entries {} \
+             or another directory",
+            root.display(),
+            size.trim(),
+            size.trim()
+        ),
+        Err(_) => false,
+    };
+    let data_dir = DataDir::create(root)?;
     let store = Store::open(&data_dir.database(), 2).await?;
-    import_into(&store, &csv, false, None)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !reused {
+        import_into(&store, &synthetic_csv(entries)?, false, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if keep.is_some() {
+            std::fs::write(&kept_size, entries.to_string())
+                .with_context(|| format!("writing {}", kept_size.display()))?;
+        }
+    }
     let knowledge = KnowledgeService::open(store.clone(), &data_dir.knowledge_index())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -192,8 +223,13 @@ pub async fn understanding(config: &Config, entries: usize, rounds: usize) -> an
     let status = assistant.status();
     let report = status.report.context("the assistant did not train")?;
     println!(
-        "knowledge base: {entries} synthetic entries; embedding + training took {:.1?} \
+        "knowledge base: {entries} synthetic entries{}; embedding + training took {:.1?} \
          ({} phrases, {} classes; the head itself trained in {} ms)",
+        if reused {
+            " (kept from an earlier run: vectors and model reused)"
+        } else {
+            ""
+        },
         started.elapsed(),
         report.examples,
         report.classes,

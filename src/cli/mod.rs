@@ -207,6 +207,11 @@ pub enum BenchCommand {
         /// How many times to run the set of benchmark queries.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        /// Keep the knowledge base, its vectors and the model in DIR (created if missing) and
+        /// reuse them when it already holds a run of the same size: only the first run embeds
+        /// and trains.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<std::path::PathBuf>,
     },
 }
 
@@ -371,9 +376,11 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Tickets { tickets, rounds }) => {
             bench_tickets::tickets(tickets, rounds).await
         }
-        Command::Bench(BenchCommand::Understand { entries, rounds }) => {
-            bench::understanding(&config, entries, rounds).await
-        }
+        Command::Bench(BenchCommand::Understand {
+            entries,
+            rounds,
+            keep,
+        }) => bench::understanding(&config, entries, rounds, keep.as_deref()).await,
         Command::Eval(EvalCommand::Intents { train, test, json }) => {
             eval::intents(&config, &train, &test, json).await
         }
