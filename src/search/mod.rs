@@ -163,6 +163,40 @@ impl KnowledgeIndex {
         Ok(hits)
     }
 
+    /// The ids `search` would return, best first, without the stored documents or snippets
+    /// (what the bot's keyword retriever needs on every message).
+    pub fn search_ids(
+        &self,
+        text: &str,
+        filter: &KnowledgeFilter,
+        limit: usize,
+    ) -> Result<Vec<FaqEntryId>, SearchError> {
+        let limit = limit.clamp(1, MAX_SEARCH_LIMIT);
+        let Some(prepared) = query::prepare(&self.analyzer, &self.fields, text, filter) else {
+            return Ok(Vec::new());
+        };
+        let searcher = self.core.searcher();
+        let top = searcher.search(
+            &*prepared.query,
+            &TopDocs::with_limit(limit).order_by_score(),
+        )?;
+        // The id is a fast field: reading it needs no stored-document decompression.
+        let id_columns = searcher
+            .segment_readers()
+            .iter()
+            .map(|segment| segment.fast_fields().i64("id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(top
+            .into_iter()
+            .filter_map(|(_, address)| {
+                let id = id_columns
+                    .get(address.segment_ord as usize)?
+                    .first(address.doc_id)?;
+                Some(FaqEntryId::new(id))
+            })
+            .collect())
+    }
+
     /// How many entries are indexed (as of the last commit).
     pub fn num_docs(&self) -> u64 {
         self.core.num_docs()

@@ -150,6 +150,27 @@ fn english_queries_match_other_forms_of_the_words() {
 }
 
 #[test]
+fn the_bare_id_search_ranks_as_the_full_search_does() {
+    let dir = TempDir::new().expect("tempdir");
+    let index = built_index(dir.path());
+    for (text, filter) in [
+        ("我的 order 还没到", published()),
+        ("return an item", any()),
+        ("password", published()),
+        ("!!!", any()),
+    ] {
+        let bare: Vec<i64> = index
+            .search_ids(text, &filter, 10)
+            .expect("search ids")
+            .iter()
+            .map(|id| id.get())
+            .collect();
+        assert_eq!(bare, search(&index, text, &filter), "{text}");
+    }
+    assert!(!search(&index, "我的 order 还没到", &published()).is_empty());
+}
+
+#[test]
 fn chinese_and_mixed_queries_find_the_chinese_entries() {
     let dir = TempDir::new().expect("tempdir");
     let index = built_index(dir.path());

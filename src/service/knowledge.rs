@@ -141,6 +141,18 @@ impl KnowledgeService {
             .collect())
     }
 
+    /// The ids of the entries `search` would return, best first, without loading them.
+    pub async fn search_ids(
+        &self,
+        query: &str,
+        filter: KnowledgeFilter,
+        limit: usize,
+    ) -> Result<Vec<FaqEntryId>, ServiceError> {
+        let index = Arc::clone(&self.index);
+        let query = query.to_string();
+        Ok(blocking(move || index.search_ids(&query, &filter, limit)).await??)
+    }
+
     pub async fn list(&self, query: FaqListQuery) -> Result<FaqPage, ServiceError> {
         Ok(self.store.list_faq(query).await?)
     }

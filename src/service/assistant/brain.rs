@@ -32,7 +32,19 @@ const COMPLAINT_WEIGHT: f32 = 0.6;
 pub(super) struct Brain {
     pub intents: IntentModel<IntentLabel>,
     faq_vectors: VectorSet<FaqEntryId>,
-    entry_languages: HashMap<FaqEntryId, Language>,
+    /// The knowledge base's languages; entries and classes refer to them by index, so a
+    /// message's ranking filters 10,000 classes with integer compares, not string lookups.
+    languages: Vec<Language>,
+    entry_language: HashMap<FaqEntryId, usize>,
+    /// Per class: the language of its FAQ entry (`None`: a built-in intent or out of scope,
+    /// which every message may mean).
+    class_language: Vec<Option<usize>>,
+    entry_class: HashMap<FaqEntryId, usize>,
+    human_request_class: Option<usize>,
+    complaint_class: Option<usize>,
+    /// Classes that are not FAQ entries: the ranking keeps this many more than `CANDIDATES`
+    /// so that `CANDIDATES` entries are always among them.
+    other_classes: usize,
     pub thresholds: Thresholds,
     pub fingerprint: String,
     knowledge_sequence: AtomicI64,
@@ -102,9 +114,12 @@ pub(super) struct RankedAnswer {
 }
 
 pub(super) struct Ranking {
+    /// The most likely classes, best first (not all of them: see `Brain::other_classes`).
     pub classes: Vec<ScoredLabel<IntentLabel>>,
     pub answers: Vec<RankedAnswer>,
     language: Language,
+    human_request: f32,
+    complaint: f32,
 }
 
 impl Brain {
@@ -123,10 +138,55 @@ impl Brain {
             unknown,
             answer: overrides.answer.unwrap_or(calibrated.answer).max(unknown),
         };
+        let mut languages: Vec<Language> = Vec::new();
+        let mut entry_language = HashMap::with_capacity(entry_languages.len());
+        for (id, language) in entry_languages {
+            let index = languages
+                .iter()
+                .position(|known| *known == language)
+                .unwrap_or_else(|| {
+                    languages.push(language);
+                    languages.len() - 1
+                });
+            entry_language.insert(id, index);
+        }
+        let labels = intents.labels();
+        let class_language = labels
+            .iter()
+            .map(|label| match label {
+                IntentLabel::Faq(id) => entry_language.get(id).copied(),
+                IntentLabel::Builtin(_) | IntentLabel::OutOfScope => None,
+            })
+            .collect();
+        let entry_class = labels
+            .iter()
+            .enumerate()
+            .filter_map(|(class, label)| match label {
+                IntentLabel::Faq(id) => Some((*id, class)),
+                IntentLabel::Builtin(_) | IntentLabel::OutOfScope => None,
+            })
+            .collect();
+        let class_of = |intent: BuiltinIntent| {
+            labels
+                .iter()
+                .position(|label| *label == IntentLabel::Builtin(intent))
+        };
+        let human_request_class = class_of(BuiltinIntent::HumanRequest);
+        let complaint_class = class_of(BuiltinIntent::Complaint);
+        let other_classes = labels
+            .iter()
+            .filter(|label| !matches!(label, IntentLabel::Faq(_)))
+            .count();
         Ok(Brain {
             intents,
             faq_vectors: VectorSet::new(faq_vectors, dimension)?,
-            entry_languages,
+            languages,
+            entry_language,
+            class_language,
+            entry_class,
+            human_request_class,
+            complaint_class,
+            other_classes,
             thresholds,
             fingerprint,
             knowledge_sequence: AtomicI64::new(knowledge_sequence),
@@ -169,62 +229,95 @@ impl Brain {
         keyword_ranking: &[FaqEntryId],
     ) -> Result<Ranking, MlError> {
         let language = Language::detect(message);
+        // Entries in the message's language compete among themselves when there are any.
+        let message_language = self.languages.iter().position(|known| *known == language);
         let same_language = |id: &FaqEntryId| {
-            self.entry_languages
-                .get(id)
-                .is_none_or(|entry_language| *entry_language == language)
+            message_language.is_none_or(|wanted| {
+                self.entry_language
+                    .get(id)
+                    .is_none_or(|entry_language| *entry_language == wanted)
+            })
         };
-        let restrict = self.entry_languages.values().any(|l| *l == language);
-        let keep = |label: &IntentLabel| match label {
-            IntentLabel::Builtin(_) | IntentLabel::OutOfScope => true,
-            IntentLabel::Faq(id) => !restrict || same_language(id),
+        let kept = |class: usize| {
+            message_language.is_none_or(|wanted| {
+                self.class_language[class].is_none_or(|class_language| class_language == wanted)
+            })
         };
 
-        let mut classes = self.intents.rank(vector)?;
-        classes.retain(|scored| keep(&scored.label));
-        let total: f32 = classes.iter().map(|s| s.confidence).sum();
-        if total > 0.0 {
-            for scored in &mut classes {
-                scored.confidence /= total;
+        let probabilities = self.intents.probabilities(vector)?;
+        let mut kept_classes: Vec<usize> = Vec::with_capacity(probabilities.len());
+        let mut total = 0.0f32;
+        for (class, probability) in probabilities.iter().enumerate() {
+            if kept(class) {
+                total += probability;
+                kept_classes.push(class);
             }
         }
-        let classifier_ranking: Vec<(FaqEntryId, f32)> = classes
+        let scale = if total > 0.0 { total.recip() } else { 1.0 };
+        let confidence = |class: usize| probabilities[class] * scale;
+        // Most likely first; equal ones in class order, as a stable sort of them all would.
+        let likelier = |a: &usize, b: &usize| {
+            probabilities[*b]
+                .total_cmp(&probabilities[*a])
+                .then(a.cmp(b))
+        };
+        let top = CANDIDATES + self.other_classes;
+        if kept_classes.len() > top {
+            kept_classes.select_nth_unstable_by(top - 1, likelier);
+            kept_classes.truncate(top);
+        }
+        kept_classes.sort_unstable_by(likelier);
+        let labels = self.intents.labels();
+        let classes: Vec<ScoredLabel<IntentLabel>> = kept_classes
+            .iter()
+            .map(|&class| ScoredLabel {
+                label: labels[class],
+                confidence: confidence(class),
+            })
+            .collect();
+        let entry_confidence = |id: FaqEntryId| {
+            self.entry_class
+                .get(&id)
+                .filter(|class| kept(**class))
+                .map_or(0.0, |class| confidence(*class))
+        };
+        let classifier_ranking: Vec<FaqEntryId> = classes
             .iter()
             .filter_map(|scored| match scored.label {
-                IntentLabel::Faq(id) => Some((id, scored.confidence)),
+                IntentLabel::Faq(id) => Some(id),
                 IntentLabel::Builtin(_) | IntentLabel::OutOfScope => None,
             })
+            .take(CANDIDATES)
             .collect();
         let semantic: Vec<_> = self
             .faq_vectors
             .nearest(vector, CANDIDATES * 2)?
             .into_iter()
-            .filter(|found| !restrict || same_language(&found.owner))
+            .filter(|found| same_language(&found.owner))
             .take(CANDIDATES)
             .collect();
         let keyword: Vec<FaqEntryId> = keyword_ranking
             .iter()
             .copied()
-            .filter(|id| !restrict || same_language(id))
+            .filter(same_language)
             .take(CANDIDATES)
             .collect();
 
         let mut fused: HashMap<FaqEntryId, RankedAnswer> = HashMap::new();
         let mut scores: HashMap<FaqEntryId, f32> = HashMap::new();
-        let confidences: HashMap<FaqEntryId, f32> = classifier_ranking.iter().copied().collect();
-        for (rank, (id, _)) in classifier_ranking.iter().take(CANDIDATES).enumerate() {
+        for (rank, id) in classifier_ranking.iter().enumerate() {
             *scores.entry(*id).or_default() += rrf(rank);
-            answer_slot(&mut fused, *id, &confidences).classifier_rank = Some(rank + 1);
+            answer_slot(&mut fused, *id, entry_confidence).classifier_rank = Some(rank + 1);
         }
         for (rank, found) in semantic.iter().enumerate() {
             *scores.entry(found.owner).or_default() += rrf(rank);
-            let slot = answer_slot(&mut fused, found.owner, &confidences);
+            let slot = answer_slot(&mut fused, found.owner, entry_confidence);
             slot.semantic_rank = Some(rank + 1);
             slot.semantic_similarity = Some(found.similarity);
         }
         for (rank, id) in keyword.iter().enumerate() {
             *scores.entry(*id).or_default() += rrf(rank);
-            answer_slot(&mut fused, *id, &confidences).keyword_rank = Some(rank + 1);
+            answer_slot(&mut fused, *id, entry_confidence).keyword_rank = Some(rank + 1);
         }
         let mut answers: Vec<RankedAnswer> = fused.into_values().collect();
         answers.sort_by(|a, b| {
@@ -240,6 +333,8 @@ impl Brain {
             classes,
             answers,
             language,
+            human_request: self.human_request_class.map_or(0.0, confidence),
+            complaint: self.complaint_class.map_or(0.0, confidence),
         })
     }
 
@@ -270,11 +365,7 @@ impl Brain {
             .collect();
         let top_class = ranking.classes.first();
         let thresholds = self.thresholds;
-        let human_request = ranking
-            .classes
-            .iter()
-            .find(|s| s.label == IntentLabel::Builtin(BuiltinIntent::HumanRequest))
-            .map_or(0.0, |s| s.confidence);
+        let human_request = ranking.human_request;
         let decision = match top_class {
             Some(ScoredLabel {
                 label: IntentLabel::OutOfScope,
@@ -293,11 +384,7 @@ impl Brain {
                 _ => Decision::Unknown,
             },
         };
-        let complaint_confidence = ranking
-            .classes
-            .iter()
-            .find(|s| s.label == IntentLabel::Builtin(BuiltinIntent::Complaint))
-            .map_or(0.0, |s| s.confidence);
+        let complaint_confidence = ranking.complaint;
         let lexicon = lexicon_sentiment(message);
         let score = (lexicon.score - COMPLAINT_WEIGHT * complaint_confidence).clamp(-1.0, 1.0);
         Understanding {
@@ -321,14 +408,14 @@ fn rrf(zero_based_rank: usize) -> f32 {
     1.0 / (RRF_K + rank)
 }
 
-fn answer_slot<'a>(
-    fused: &'a mut HashMap<FaqEntryId, RankedAnswer>,
+fn answer_slot(
+    fused: &mut HashMap<FaqEntryId, RankedAnswer>,
     id: FaqEntryId,
-    confidences: &HashMap<FaqEntryId, f32>,
-) -> &'a mut RankedAnswer {
+    confidence: impl Fn(FaqEntryId) -> f32,
+) -> &mut RankedAnswer {
     fused.entry(id).or_insert_with(|| RankedAnswer {
         entry_id: id,
-        confidence: confidences.get(&id).copied().unwrap_or(0.0),
+        confidence: confidence(id),
         keyword_rank: None,
         semantic_rank: None,
         semantic_similarity: None,

@@ -201,13 +201,18 @@ impl<L: Clone + Eq + std::hash::Hash + Ord> IntentModel<L> {
         &self.report
     }
 
-    /// Every class with its confidence, most likely first.
-    pub fn rank(&self, vector: &[f32]) -> Result<Vec<ScoredLabel<L>>, MlError> {
-        let probabilities = self
+    /// Each class's confidence, in label order.
+    pub fn probabilities(&self, vector: &[f32]) -> Result<Vec<f32>, MlError> {
+        Ok(self
             .classifier
             .probabilities(&[vector.to_vec()])?
             .pop()
-            .unwrap_or_default();
+            .unwrap_or_default())
+    }
+
+    /// Every class with its confidence, most likely first.
+    pub fn rank(&self, vector: &[f32]) -> Result<Vec<ScoredLabel<L>>, MlError> {
+        let probabilities = self.probabilities(vector)?;
         let mut ranked: Vec<ScoredLabel<L>> = self
             .labels
             .iter()
