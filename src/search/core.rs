@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use tantivy::schema::Schema;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyError};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyError};
 
 /// Why an index on disk was not reopened.
 enum Reopen {
@@ -179,4 +179,26 @@ impl IndexCore {
             }
         }
     }
+}
+
+/// Each found document's score and `id` (an i64 fast field, which every kefu index has),
+/// read without decompressing the stored documents; a document without one is skipped.
+pub(super) fn fast_ids(
+    searcher: &Searcher,
+    top: Vec<(f32, DocAddress)>,
+) -> Result<Vec<(f32, i64)>, TantivyError> {
+    let id_columns = searcher
+        .segment_readers()
+        .iter()
+        .map(|segment| segment.fast_fields().i64("id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(top
+        .into_iter()
+        .filter_map(|(score, address)| {
+            let id = id_columns
+                .get(address.segment_ord as usize)?
+                .first(address.doc_id)?;
+            Some((score, id))
+        })
+        .collect())
 }

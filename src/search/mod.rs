@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use tantivy::collector::TopDocs;
 use tantivy::schema::Value;
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{TantivyDocument, TantivyError, Term};
+use tantivy::{DocAddress, Searcher, TantivyDocument, TantivyError, Term};
 
 /// The version of the knowledge index's schema and analyzer this build writes. Bump it
 /// whenever `document.rs` or `analyzer.rs` changes what is indexed: an index written by
@@ -137,15 +137,14 @@ impl KnowledgeIndex {
         filter: &KnowledgeFilter,
         limit: usize,
     ) -> Result<Vec<KnowledgeHit>, SearchError> {
-        let limit = limit.clamp(1, MAX_SEARCH_LIMIT);
-        let Some(prepared) = query::prepare(&self.analyzer, &self.fields, text, filter) else {
+        let Some(TopDocuments {
+            searcher,
+            prepared,
+            top,
+        }) = self.top_documents(text, filter, limit)?
+        else {
             return Ok(Vec::new());
         };
-        let searcher = self.core.searcher();
-        let top = searcher.search(
-            &*prepared.query,
-            &TopDocs::with_limit(limit).order_by_score(),
-        )?;
         let mut snippets = snippet::Snippets::new(&searcher, &self.fields, &prepared.terms)?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
@@ -171,30 +170,36 @@ impl KnowledgeIndex {
         filter: &KnowledgeFilter,
         limit: usize,
     ) -> Result<Vec<FaqEntryId>, SearchError> {
-        let limit = limit.clamp(1, MAX_SEARCH_LIMIT);
-        let Some(prepared) = query::prepare(&self.analyzer, &self.fields, text, filter) else {
+        let Some(TopDocuments { searcher, top, .. }) = self.top_documents(text, filter, limit)?
+        else {
             return Ok(Vec::new());
+        };
+        Ok(core::fast_ids(&searcher, top)?
+            .into_iter()
+            .map(|(_, id)| FaqEntryId::new(id))
+            .collect())
+    }
+
+    /// The best `limit` documents for `text`; `None` for text with no words.
+    fn top_documents(
+        &self,
+        text: &str,
+        filter: &KnowledgeFilter,
+        limit: usize,
+    ) -> Result<Option<TopDocuments>, SearchError> {
+        let Some(prepared) = query::prepare(&self.analyzer, &self.fields, text, filter) else {
+            return Ok(None);
         };
         let searcher = self.core.searcher();
         let top = searcher.search(
             &*prepared.query,
-            &TopDocs::with_limit(limit).order_by_score(),
+            &TopDocs::with_limit(limit.clamp(1, MAX_SEARCH_LIMIT)).order_by_score(),
         )?;
-        // The id is a fast field: reading it needs no stored-document decompression.
-        let id_columns = searcher
-            .segment_readers()
-            .iter()
-            .map(|segment| segment.fast_fields().i64("id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(top
-            .into_iter()
-            .filter_map(|(_, address)| {
-                let id = id_columns
-                    .get(address.segment_ord as usize)?
-                    .first(address.doc_id)?;
-                Some(FaqEntryId::new(id))
-            })
-            .collect())
+        Ok(Some(TopDocuments {
+            searcher,
+            prepared,
+            top,
+        }))
     }
 
     /// How many entries are indexed (as of the last commit).
@@ -205,6 +210,14 @@ impl KnowledgeIndex {
     fn id_term(&self, id: FaqEntryId) -> Term {
         Term::from_field_i64(self.fields.id, id.get())
     }
+}
+
+/// A search's best documents, with the searcher that found them and the query (whose terms
+/// the snippets highlight).
+struct TopDocuments {
+    searcher: Searcher,
+    prepared: query::PreparedQuery,
+    top: Vec<(f32, DocAddress)>,
 }
 
 /// An error and its causes on one line, for a log field.

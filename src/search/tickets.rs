@@ -134,22 +134,11 @@ impl TicketIndex {
             &*prepared.query,
             &TopDocs::with_limit(limit.clamp(1, MAX_TICKET_HITS)).order_by_score(),
         )?;
-        // The id is a fast field: reading it needs no stored-document decompression.
-        let id_columns = searcher
-            .segment_readers()
-            .iter()
-            .map(|segment| segment.fast_fields().i64("id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let hits = top
+        let hits = super::core::fast_ids(&searcher, top)?
             .into_iter()
-            .filter_map(|(score, address)| {
-                let id = id_columns
-                    .get(address.segment_ord as usize)?
-                    .first(address.doc_id)?;
-                Some(TicketHit {
-                    ticket_id: TicketId::new(id),
-                    score,
-                })
+            .map(|(score, id)| TicketHit {
+                ticket_id: TicketId::new(id),
+                score,
             })
             .collect();
         Ok(hits)
