@@ -11,7 +11,7 @@ use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
 use super::encoder::{BertEncoder, Layer};
 use super::fine_tune::TunedEncoder;
-use super::source::{ModelFiles, ModelSettings};
+use super::source::{LayerWeights, ModelFiles, ModelSettings};
 use super::{MlError, ModelSource};
 
 /// Texts per forward pass. Batching amortises candle's per-op overhead (batch 32 ran ~2× the
@@ -55,11 +55,31 @@ impl std::fmt::Debug for Embedder {
     }
 }
 
+/// Appended to the weights' checksum when the layers run coded, so that what was computed
+/// with other layer weights is not mixed with what these compute.
+const CODED_LAYERS_SUFFIX: &str = "+i8-rows";
+
 impl Embedder {
     /// Reads, checks and loads a model (weights converted to f32). Takes about a second; do
     /// it once and share the result.
     pub fn load(source: &ModelSource) -> Result<Embedder, MlError> {
+        Embedder::load_with(source, None)
+    }
+
+    /// The model with its layers' weights as the file stores them (f16 / f32), for tests of
+    /// the forward pass itself.
+    #[cfg(test)]
+    pub(super) fn load_as_stored(source: &ModelSource) -> Result<Embedder, MlError> {
+        Embedder::load_with(source, Some(LayerWeights::AsStored))
+    }
+
+    /// `layer_weights` overrides the model's settings.
+    fn load_with(
+        source: &ModelSource,
+        layer_weights: Option<LayerWeights>,
+    ) -> Result<Embedder, MlError> {
         let files = ModelFiles::read(source)?;
+        let layer_weights = layer_weights.unwrap_or(files.settings.layer_weights);
         let model_id = files.model_id.clone();
         let config: Config =
             serde_json::from_slice(&files.config).map_err(|error| MlError::BadConfig {
@@ -76,12 +96,18 @@ impl Embedder {
             });
         }
         let (tokenizer, pad_id) = load_tokenizer(&files, config.pad_token_id)?;
+        let mut checksum = files.weights_sha256;
         let encoder = if BertEncoder::supports(&config) {
-            Encoder::Fast(Box::new(BertEncoder::load(
-                &model_id,
-                files.weights,
-                &config,
-            )?))
+            let encoder = BertEncoder::load(&model_id, files.weights, &config)?;
+            Encoder::Fast(Box::new(match layer_weights {
+                LayerWeights::Coded => {
+                    // Vectors stored and classifiers trained on the other arithmetic are
+                    // recomputed, as for another model.
+                    checksum.push_str(CODED_LAYERS_SUFFIX);
+                    encoder.coded()
+                }
+                LayerWeights::AsStored => encoder,
+            }))
         } else {
             Encoder::Reference(Box::new(reference_model(
                 &model_id,
@@ -91,7 +117,7 @@ impl Embedder {
         };
         Ok(Embedder {
             model_id: files.model_id,
-            checksum: files.weights_sha256,
+            checksum,
             dimension: config.hidden_size,
             settings: files.settings,
             tokenizer,

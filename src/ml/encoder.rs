@@ -69,6 +69,17 @@ impl Layer {
         )?)
     }
 
+    /// The layer with its four matrices as i8 codes with a scale per row (see `codes.rs`).
+    pub(super) fn coded(&self) -> Layer {
+        Layer {
+            qkv_weight: self.qkv_weight.coded(),
+            attention_output_weight: self.attention_output_weight.coded(),
+            intermediate_weight: self.intermediate_weight.coded(),
+            output_weight: self.output_weight.coded(),
+            ..self.clone()
+        }
+    }
+
     /// The QKV bias with Q's scale folded in, to go with [`Layer::qkv_tensor`].
     pub(super) fn scaled_qkv_bias(&self) -> Vec<f32> {
         let hidden = self.qkv_bias.len() / 3;
@@ -113,6 +124,14 @@ impl BertEncoder {
             && config
                 .hidden_size
                 .is_multiple_of(config.num_attention_heads)
+    }
+
+    /// The encoder with every layer coded (`Layer::coded`).
+    pub(super) fn coded(self) -> BertEncoder {
+        BertEncoder {
+            layers: self.layers.iter().map(Layer::coded).collect(),
+            ..self
+        }
     }
 
     pub(super) fn load(

@@ -218,7 +218,7 @@ impl TunedEncoder {
             let attention_output_weight = weights("attention_output_weight")?;
             let intermediate_weight = weights("intermediate_weight")?;
             let output_weight = weights("output_weight")?;
-            layers.push(Layer {
+            let layer = Layer {
                 qkv_weight: Weights::from_tensor(&qkv_weight)?,
                 qkv_bias: part("qkv_bias")?.to_vec1()?,
                 query_scale: 1.0,
@@ -238,7 +238,8 @@ impl TunedEncoder {
                     beta: part("output_norm_beta")?.to_vec1()?,
                     eps: output_eps,
                 },
-            });
+            };
+            layers.push(layer.coded());
         }
         if layers.is_empty() {
             return Err(bad("no layers".to_string()));
@@ -400,6 +401,9 @@ impl Embedder {
         let (_, best_epoch, best_layers) = best.ok_or_else(|| {
             MlError::Training("fine-tuning ran no epoch: the training set is empty".to_string())
         })?;
+        // Served coded like the model's own layers, so the stored vectors come from the same
+        // arithmetic as the queries'.
+        let best_layers: Vec<Layer> = best_layers.iter().map(Layer::coded).collect();
         let vectors = pool_through(&best_layers, heads, &states)?;
         Ok(FineTuned {
             encoder: TunedEncoder {

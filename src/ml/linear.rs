@@ -1,11 +1,12 @@
 //! `Weights`: a linear layer's matrix kept as rows of outputs (torch's `[out, in]` layout), in
-//! f16 where the weights file has it (borrowed from the binary) or f32, and the product
-//! `x · Wᵀ` the encoder's layers run on it, with AVX-512 or AVX2 kernels chosen at run time.
+//! f16 where the weights file has it (borrowed from the binary), f32, or i8 codes with a scale
+//! per row (`codes.rs`, what the encoder runs), and the product `x · Wᵀ` the encoder's layers
+//! run on it, with AVX-512 or AVX2 kernels chosen at run time.
 //!
 //! A query's product is bound by memory, not arithmetic: a 17-token query through the
 //! 12-layer model streams every weight once and reuses it 17 times, so with f32 weights
-//! (85 MB) most of the time went to reading them. Reading f16 halves that and keeps the
-//! resident set at the file's own pages. The kernel takes dot products of input rows with
+//! (85 MB) most of the time went to reading them. Reading f16 halves that and i8 halves it
+//! again. For f16 / f32 rows the kernel takes dot products of input rows with
 //! weight rows in tiles (4 × 4 with AVX-512, 6 × 2 with AVX2); with AVX-512 an f16 weight is
 //! widened by one instruction as it loads; with AVX2 it takes four integer and float
 //! instructions (pulp does not wrap F16C, and the crate has no unsafe code), so there a group
@@ -19,6 +20,7 @@ use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::MlError;
+use super::codes::{CodeKernel, CodeRows, CodedInputs, MAX_CODED_INPUTS};
 
 /// Multiply-adds below which a product runs on the calling thread.
 const PARALLEL_WORK: usize = 1 << 19;
@@ -33,6 +35,11 @@ pub(super) enum Values {
     /// Little-endian f16, as safetensors stores it.
     Half(Cow<'static, [u8]>),
     Full(Vec<f32>),
+    /// i8 codes and one scale per row (`value ≈ code · scale`), see `codes.rs`.
+    Codes {
+        codes: Vec<i8>,
+        scales: Vec<f32>,
+    },
 }
 
 #[derive(Clone)]
@@ -76,8 +83,14 @@ impl Weights {
             let len = match &values {
                 Values::Half(bytes) => bytes.len() / 2,
                 Values::Full(values) => values.len(),
+                Values::Codes { codes, .. } => codes.len(),
             };
-            if len != rows * inputs || matches!(&values, Values::Half(b) if b.len() % 2 != 0) {
+            let misshapen = match &values {
+                Values::Half(bytes) => bytes.len() % 2 != 0,
+                Values::Full(_) => false,
+                Values::Codes { scales, .. } => scales.len() != rows,
+            };
+            if len != rows * inputs || misshapen {
                 return Err(MlError::Inference(candle_core::Error::Msg(format!(
                     "a weight block holds {len} values, not {rows} × {inputs}"
                 ))));
@@ -90,6 +103,41 @@ impl Weights {
             outputs,
             blocks: stacked,
         })
+    }
+
+    /// The same weights as i8 codes with a scale per row: what a query's products run on
+    /// (see `codes.rs`). Rows longer than the integer sums allow stay as they are.
+    pub(super) fn coded(&self) -> Weights {
+        if self.inputs > MAX_CODED_INPUTS || self.inputs == 0 {
+            return self.clone();
+        }
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|block| {
+                let values = match &block.values {
+                    Values::Codes { .. } => block.values.clone(),
+                    _ => {
+                        let widened = block_values(block, self.inputs);
+                        let mut codes = Vec::with_capacity(widened.len());
+                        let scales = widened
+                            .chunks_exact(self.inputs)
+                            .map(|row| super::vectors::quantize(row, &mut codes))
+                            .collect();
+                        Values::Codes { codes, scales }
+                    }
+                };
+                RowBlock {
+                    rows: block.rows,
+                    values,
+                }
+            })
+            .collect();
+        Weights {
+            inputs: self.inputs,
+            outputs: self.outputs,
+            blocks,
+        }
     }
 
     /// f32 weights from a `[inputs, outputs]` tensor (the layout `x.matmul(w)` takes).
@@ -106,24 +154,50 @@ impl Weights {
 
     /// `x · Wᵀ` for `rows` input rows (`x` is `[rows, inputs]`): `[rows, outputs]`.
     pub(super) fn multiply(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        self.multiply_with(x, rows, Kernel::detect())
+        self.multiply_with(x, rows, Kernels::detect())
     }
 
-    fn multiply_with(&self, x: &[f32], rows: usize, kernel: Kernel) -> Vec<f32> {
+    fn multiply_with(&self, x: &[f32], rows: usize, kernels: Kernels) -> Vec<f32> {
         debug_assert_eq!(x.len(), rows * self.inputs);
         let mut out = vec![0.0f32; rows * self.outputs];
         let work = rows * self.inputs * self.outputs;
+        let coded = |x: &[f32]| {
+            let any_codes = self
+                .blocks
+                .iter()
+                .any(|block| matches!(block.values, Values::Codes { .. }));
+            any_codes.then(|| CodedInputs::new(x, self.inputs))
+        };
         if work < PARALLEL_WORK || rows == 0 {
-            self.multiply_columns(kernel, x, rows, 0..self.outputs, &mut out, self.outputs);
+            let coded = coded(x);
+            let input = Input {
+                x,
+                rows,
+                coded: coded.as_ref(),
+            };
+            self.multiply_columns(kernels, &input, 0..self.outputs, &mut out, self.outputs);
         } else if rows >= 2 * ROWS_PER_TASK {
             // A batch: each task owns a band of rows, all of their outputs.
             out.par_chunks_mut(ROWS_PER_TASK * self.outputs)
                 .zip(x.par_chunks(ROWS_PER_TASK * self.inputs))
                 .for_each(|(out, x)| {
-                    let band = x.len() / self.inputs;
-                    self.multiply_columns(kernel, x, band, 0..self.outputs, out, self.outputs);
+                    let rows = x.len() / self.inputs;
+                    let coded = coded(x);
+                    let input = Input {
+                        x,
+                        rows,
+                        coded: coded.as_ref(),
+                    };
+                    self.multiply_columns(kernels, &input, 0..self.outputs, out, self.outputs);
                 });
         } else {
+            // Coded once for every task.
+            let coded = coded(x);
+            let input = Input {
+                x,
+                rows,
+                coded: coded.as_ref(),
+            };
             // A query: the outputs are split, each task computing its columns for every row.
             let tasks = rayon::current_num_threads().max(1) * 2;
             let step = self.outputs.div_ceil(tasks).next_multiple_of(4);
@@ -133,7 +207,7 @@ impl Weights {
                 .map(|start| {
                     let end = (start + step).min(self.outputs);
                     let mut part = vec![0.0f32; rows * (end - start)];
-                    self.multiply_columns(kernel, x, rows, start..end, &mut part, end - start);
+                    self.multiply_columns(kernels, &input, start..end, &mut part, end - start);
                     (start, part)
                 })
                 .collect();
@@ -166,14 +240,7 @@ impl Weights {
         let mut start = 0;
         for block in &self.blocks {
             let target = &mut rows[start..start + block.rows * self.inputs];
-            match &block.values {
-                Values::Half(bytes) => pulp::Arch::new().dispatch(|| {
-                    for (value, pair) in target.iter_mut().zip(bytes.as_chunks::<2>().0) {
-                        *value = widen(u16::from_le_bytes(*pair));
-                    }
-                }),
-                Values::Full(values) => target.copy_from_slice(values),
-            }
+            widen_block(block, self.inputs, target);
             start += block.rows * self.inputs;
         }
         Ok(Tensor::from_vec(
@@ -186,13 +253,13 @@ impl Weights {
     /// Outputs `columns` of every row into `out` (`[rows, stride]`, column 0 = `columns.start`).
     fn multiply_columns(
         &self,
-        kernel: Kernel,
-        x: &[f32],
-        rows: usize,
+        kernels: Kernels,
+        input: &Input<'_>,
         columns: std::ops::Range<usize>,
         out: &mut [f32],
         stride: usize,
     ) {
+        let Input { x, rows, coded } = *input;
         let mut block_start = 0;
         for block in &self.blocks {
             let block_end = block_start + block.rows;
@@ -210,12 +277,78 @@ impl Weights {
                     stride,
                     first_column: start - columns.start,
                 };
-                match &block.values {
-                    Values::Half(bytes) => kernel.run(operands, HalfRows(bytes), target),
-                    Values::Full(values) => kernel.run(operands, FullRows(values), target),
+                match (&block.values, coded) {
+                    (Values::Half(bytes), _) => {
+                        kernels.float.run(operands, HalfRows(bytes), target)
+                    }
+                    (Values::Full(values), _) => {
+                        kernels.float.run(operands, FullRows(values), target);
+                    }
+                    (Values::Codes { codes, scales }, Some(coded)) => {
+                        kernels
+                            .codes
+                            .run(&operands, coded, CodeRows { codes, scales }, target)
+                    }
+                    (Values::Codes { .. }, None) => {
+                        unreachable!("multiply_with codes the inputs of coded weights")
+                    }
                 }
             }
             block_start = block_end;
+        }
+    }
+}
+
+/// A block's values widened to f32 into `target` (`rows × inputs` long).
+fn widen_block(block: &RowBlock, inputs: usize, target: &mut [f32]) {
+    match &block.values {
+        Values::Half(bytes) => pulp::Arch::new().dispatch(|| {
+            for (value, pair) in target.iter_mut().zip(bytes.as_chunks::<2>().0) {
+                *value = widen(u16::from_le_bytes(*pair));
+            }
+        }),
+        Values::Full(values) => target.copy_from_slice(values),
+        Values::Codes { codes, scales } => {
+            for ((target, codes), scale) in target
+                .chunks_exact_mut(inputs)
+                .zip(codes.chunks_exact(inputs))
+                .zip(scales)
+            {
+                for (value, &code) in target.iter_mut().zip(codes) {
+                    *value = f32::from(code) * scale;
+                }
+            }
+        }
+    }
+}
+
+/// A block's values as f32.
+fn block_values(block: &RowBlock, inputs: usize) -> Vec<f32> {
+    let mut values = vec![0.0f32; block.rows * inputs];
+    widen_block(block, inputs, &mut values);
+    values
+}
+
+/// The input rows of a product, and their codes when a block of the weights is coded.
+#[derive(Clone, Copy)]
+struct Input<'a> {
+    x: &'a [f32],
+    rows: usize,
+    coded: Option<&'a CodedInputs>,
+}
+
+/// The kernels a product runs on: for f16 / f32 weight rows and for coded ones.
+#[derive(Clone, Copy, Debug)]
+struct Kernels {
+    float: Kernel,
+    codes: CodeKernel,
+}
+
+impl Kernels {
+    fn detect() -> Kernels {
+        Kernels {
+            float: Kernel::detect(),
+            codes: CodeKernel::detect(),
         }
     }
 }
@@ -250,15 +383,15 @@ impl CustomOp1 for Multiply<'_> {
 }
 
 /// What one call multiplies: `rows` input rows of `x` by the block's `weight_rows`.
-struct Operands<'a> {
-    x: &'a [f32],
-    rows: usize,
-    inputs: usize,
-    weight_rows: std::ops::Range<usize>,
+pub(super) struct Operands<'a> {
+    pub(super) x: &'a [f32],
+    pub(super) rows: usize,
+    pub(super) inputs: usize,
+    pub(super) weight_rows: std::ops::Range<usize>,
 }
 
 /// Where the products go: `out[r * stride + first_column + j]` for weight row `j` of the call.
-struct Target<'a> {
+pub(super) struct Target<'a> {
     out: &'a mut [f32],
     stride: usize,
     first_column: usize,
@@ -266,7 +399,7 @@ struct Target<'a> {
 
 impl Target<'_> {
     #[inline(always)]
-    fn put(&mut self, row: usize, column: usize, value: f32) {
+    pub(super) fn put(&mut self, row: usize, column: usize, value: f32) {
         self.out[row * self.stride + self.first_column + column] = value;
     }
 }
@@ -1025,7 +1158,11 @@ mod tests {
                     (&half_weights, &expected_half),
                     (&full_weights, &expected_full),
                 ] {
-                    let got = weights.multiply_with(&x, rows, *kernel);
+                    let kernels = Kernels {
+                        float: *kernel,
+                        codes: CodeKernel::detect(),
+                    };
+                    let got = weights.multiply_with(&x, rows, kernels);
                     for (index, (got, expected)) in got.iter().zip(expected.iter()).enumerate() {
                         assert!(
                             (got - expected).abs() < 1e-4,
@@ -1035,6 +1172,86 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The integer kernels compute exactly the product of the codes (up to f32 rounding of the
+    /// scaled sums), and that product stays within the rounding of both operands of the
+    /// exact one.
+    #[test]
+    fn coded_weights_multiply_their_codes_on_every_kernel() {
+        for (rows, inputs, outputs) in [
+            (1, 8, 1),
+            (2, 32, 3),
+            (3, 40, 7),
+            (4, 64, 5),
+            (5, 97, 9),
+            (9, 96, 10),
+            (17, 384, 1152),
+            (70, 64, 130),
+        ] {
+            let x = pseudo_random(rows * inputs, 6);
+            let full = pseudo_random(outputs * inputs, 7);
+            let split = outputs / 3;
+            let weights = Weights::from_blocks(
+                inputs,
+                vec![
+                    (split, Values::Full(full[..split * inputs].to_vec())),
+                    (
+                        outputs - split,
+                        Values::Full(full[split * inputs..].to_vec()),
+                    ),
+                ],
+            )
+            .expect("weights")
+            .coded();
+            let decoded_weights = values_of(&weights.to_row_tensor().expect("widened"));
+            let decoded_x = CodedInputs::new(&x, inputs).decoded();
+            let of_codes = reference(&decoded_x, rows, &decoded_weights, outputs);
+            let exact = reference(&x, rows, &full, outputs);
+            for codes in CodeKernel::available() {
+                let kernels = Kernels {
+                    float: Kernel::detect(),
+                    codes,
+                };
+                let got = weights.multiply_with(&x, rows, kernels);
+                for (index, got) in got.iter().enumerate() {
+                    let (row, output) = (index / outputs, index % outputs);
+                    let x = &x[row * inputs..][..inputs];
+                    let w = &full[output * inputs..][..inputs];
+                    let largest =
+                        |values: &[f32]| values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                    // Each code is within half a step of its value.
+                    let bound = x.iter().map(|v| v.abs()).sum::<f32>() * largest(w) / 254.0
+                        + w.iter().map(|v| v.abs()).sum::<f32>() * largest(x) / 65534.0;
+                    assert!(
+                        (got - of_codes[index]).abs() < 1e-4,
+                        "{codes:?} {rows}×{inputs}×{outputs} at {index}: {got} vs {}",
+                        of_codes[index]
+                    );
+                    assert!(
+                        (got - exact[index]).abs() <= bound * 1.01 + 1e-6,
+                        "{codes:?} at {index}: {got} vs exact {} (bound {bound})",
+                        exact[index]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_zero_row_of_inputs_or_weights_gives_zeros() {
+        let inputs = 64;
+        let mut x = pseudo_random(2 * inputs, 8);
+        x[..inputs].fill(0.0);
+        let mut full = pseudo_random(3 * inputs, 9);
+        full[inputs..2 * inputs].fill(0.0);
+        let weights = Weights::from_blocks(inputs, vec![(3, Values::Full(full))])
+            .expect("weights")
+            .coded();
+        let got = weights.multiply(&x, 2);
+        assert_eq!(&got[..3], &[0.0; 3]);
+        assert_eq!(got[4], 0.0);
+        assert!(got[3] != 0.0 && got[5] != 0.0);
     }
 
     #[test]

@@ -13,13 +13,16 @@
 //! query_prefix = "query: "      # put before every query
 //! passage_prefix = "passage: "  # put before every stored passage
 //! max_tokens = 256              # truncate longer inputs (special tokens included)
+//! layer_weights = "i8"          # layers as i8 codes per row; "as-stored" (default) keeps f16
 //! ```
 //!
 //! Without the file, a folder whose name has an `e5` part (`multilingual-e5-small`, split at
-//! `-`, `_` and `.`) gets the e5 prefixes above and anything else none, with 256 tokens.
+//! `-`, `_` and `.`) gets the e5 prefixes above and anything else none, with 256 tokens, and
+//! its layers as stored.
 
 mod bench;
 mod classifier;
+mod codes;
 mod embedder;
 mod encoder;
 mod error;

@@ -160,7 +160,7 @@ impl<Owner: Clone + PartialEq> VectorSet<Owner> {
 
 /// Appends `vector`'s codes to `codes` and returns the scale that turns them back into
 /// values (0 for a zero vector, whose similarities are then 0).
-fn quantize(vector: &[f32], codes: &mut Vec<i8>) -> f32 {
+pub(super) fn quantize(vector: &[f32], codes: &mut Vec<i8>) -> f32 {
     let largest = vector
         .iter()
         .map(|value| value.abs())
