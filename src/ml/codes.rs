@@ -11,7 +11,7 @@
 #[cfg(target_arch = "x86_64")]
 use pulp::x86::V4;
 
-use super::linear::{Operands, Target};
+use super::linear::{Operands, Target, walk_tiles};
 
 /// The largest i16 code of an input: ±32767, so that the sign flips stay symmetric.
 const INPUT_CODE_MAX: f32 = 32767.0;
@@ -252,40 +252,6 @@ impl Job<'_> {
     }
 }
 
-/// Runs `$tile::<R, C>($job, first_row, column)` over the whole product: groups of `COLUMNS`
-/// weight rows, then single ones, each against bands of at most `ROWS` input rows of even
-/// height (as `linear.rs`'s `walk_tiles!`, which says why). A macro so that the tiles are
-/// inlined into the function that enables the CPU's instruction set.
-macro_rules! walk_code_tiles {
-    ($tile:ident, $job:ident, [$($arg:expr),*]) => {{
-        let count = $job.operands.weight_rows.len();
-        let mut column = 0;
-        while column + COLUMNS <= count {
-            walk_code_tiles!(@bands $tile, $job, COLUMNS, column, [$($arg),*]);
-            column += COLUMNS;
-        }
-        while column < count {
-            walk_code_tiles!(@bands $tile, $job, 1, column, [$($arg),*]);
-            column += 1;
-        }
-    }};
-    (@bands $tile:ident, $job:ident, $columns:expr, $column:expr, [$($arg:expr),*]) => {{
-        let rows = $job.operands.rows;
-        let bands = rows.div_ceil(ROWS);
-        let mut row = 0;
-        for band in 0..bands {
-            let height = rows / bands + usize::from(band < rows % bands);
-            match height {
-                1 => $tile::<1, { $columns }>($($arg,)* &mut $job, row, $column),
-                2 => $tile::<2, { $columns }>($($arg,)* &mut $job, row, $column),
-                3 => $tile::<3, { $columns }>($($arg,)* &mut $job, row, $column),
-                _ => $tile::<4, { $columns }>($($arg,)* &mut $job, row, $column),
-            }
-            row += height;
-        }
-    }};
-}
-
 struct PortableJob<'a>(Job<'a>);
 
 impl pulp::WithSimd for PortableJob<'_> {
@@ -294,7 +260,7 @@ impl pulp::WithSimd for PortableJob<'_> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
         let mut job = self.0;
-        walk_code_tiles!(portable_tile, job, []);
+        walk_tiles!(portable_tile, types: [], rows: ROWS, columns: COLUMNS, job.operands, [&mut job]);
     }
 }
 
@@ -344,7 +310,7 @@ impl pulp::NullaryFnOnce for Avx512Job<'_> {
     #[inline(always)]
     fn call(self) -> Self::Output {
         let Avx512Job { simd, mut job } = self;
-        walk_code_tiles!(avx512_tile, job, [simd]);
+        walk_tiles!(avx512_tile, types: [], rows: ROWS, columns: COLUMNS, job.operands, [simd, &mut job]);
     }
 }
 

@@ -70,13 +70,13 @@ impl Layer {
     }
 
     /// The layer with its four matrices as i8 codes with a scale per row (see `codes.rs`).
-    pub(super) fn coded(&self) -> Layer {
+    pub(super) fn coded(self) -> Layer {
         Layer {
             qkv_weight: self.qkv_weight.coded(),
             attention_output_weight: self.attention_output_weight.coded(),
             intermediate_weight: self.intermediate_weight.coded(),
             output_weight: self.output_weight.coded(),
-            ..self.clone()
+            ..self
         }
     }
 
@@ -129,7 +129,7 @@ impl BertEncoder {
     /// The encoder with every layer coded (`Layer::coded`).
     pub(super) fn coded(self) -> BertEncoder {
         BertEncoder {
-            layers: self.layers.iter().map(Layer::coded).collect(),
+            layers: self.layers.into_iter().map(Layer::coded).collect(),
             ..self
         }
     }

@@ -403,7 +403,7 @@ impl Embedder {
         })?;
         // Served coded like the model's own layers, so the stored vectors come from the same
         // arithmetic as the queries'.
-        let best_layers: Vec<Layer> = best_layers.iter().map(Layer::coded).collect();
+        let best_layers: Vec<Layer> = best_layers.into_iter().map(Layer::coded).collect();
         let vectors = pool_through(&best_layers, heads, &states)?;
         Ok(FineTuned {
             encoder: TunedEncoder {

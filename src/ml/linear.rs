@@ -676,7 +676,7 @@ const WIDENED_VALUES: usize = 4096;
 /// How many tiles ahead a tile fetches its weight rows into the cache.
 const FETCH_TILES_AHEAD: usize = 2;
 
-/// Runs `$tile::<W, R, C>($args.., first_row, column)` over the whole product: groups of
+/// Runs `$tile::<$types.., R, C>($args.., first_row, column)` over the whole product: groups of
 /// `$columns` weight rows, then single ones, each against bands of at most `$rows` input
 /// rows. The bands are of even height (17 rows in bands of 4 are 4, 4, 3, 3, 3, not four of
 /// 4 and a lone row): every band widens the weights again, so a thin last band costs as much
@@ -684,37 +684,37 @@ const FETCH_TILES_AHEAD: usize = 2;
 /// taking a closure: the tiles must be inlined into the function that enables the CPU's
 /// instruction set, and a closure is not.
 macro_rules! walk_tiles {
-    ($tile:ident, weights: $w:ty, rows: $rows:expr, columns: $columns:expr, $operands:expr, [$($arg:expr),*]) => {{
+    ($tile:ident, types: [$($w:ty),*], rows: $rows:expr, columns: $columns:expr, $operands:expr, [$($arg:expr),*]) => {{
         let count = $operands.weight_rows.len();
         let mut column = 0;
         while column + $columns <= count {
-            walk_tiles!(@bands $tile, $w, $rows, $columns, $operands, column, [$($arg),*]);
+            walk_tiles!(@bands $tile, [$($w),*], $rows, $columns, $operands, column, [$($arg),*]);
             column += $columns;
         }
         while column < count {
-            walk_tiles!(@bands $tile, $w, $rows, 1, $operands, column, [$($arg),*]);
+            walk_tiles!(@bands $tile, [$($w),*], $rows, 1, $operands, column, [$($arg),*]);
             column += 1;
         }
     }};
-    (@bands $tile:ident, $w:ty, $rows:expr, $columns:expr, $operands:expr, $column:expr, [$($arg:expr),*]) => {{
+    (@bands $tile:ident, [$($w:ty),*], $rows:expr, $columns:expr, $operands:expr, $column:expr, [$($arg:expr),*]) => {{
         let rows = $operands.rows;
         let bands = rows.div_ceil($rows);
         let mut row = 0;
         for band in 0..bands {
             let height = rows / bands + usize::from(band < rows % bands);
             match height {
-                1 => $tile::<$w, 1, { $columns }>($($arg,)* row, $column),
-                2 if $rows >= 2 => $tile::<$w, 2, { $columns }>($($arg,)* row, $column),
-                3 if $rows >= 3 => $tile::<$w, 3, { $columns }>($($arg,)* row, $column),
-                4 if $rows >= 4 => $tile::<$w, 4, { $columns }>($($arg,)* row, $column),
-                5 if $rows >= 5 => $tile::<$w, 5, { $columns }>($($arg,)* row, $column),
-                6 if $rows >= 6 => $tile::<$w, 6, { $columns }>($($arg,)* row, $column),
-                7 if $rows >= 7 => $tile::<$w, 7, { $columns }>($($arg,)* row, $column),
-                8 if $rows >= 8 => $tile::<$w, 8, { $columns }>($($arg,)* row, $column),
+                1 => $tile::<$($w,)* 1, { $columns }>($($arg,)* row, $column),
+                2 if $rows >= 2 => $tile::<$($w,)* 2, { $columns }>($($arg,)* row, $column),
+                3 if $rows >= 3 => $tile::<$($w,)* 3, { $columns }>($($arg,)* row, $column),
+                4 if $rows >= 4 => $tile::<$($w,)* 4, { $columns }>($($arg,)* row, $column),
+                5 if $rows >= 5 => $tile::<$($w,)* 5, { $columns }>($($arg,)* row, $column),
+                6 if $rows >= 6 => $tile::<$($w,)* 6, { $columns }>($($arg,)* row, $column),
+                7 if $rows >= 7 => $tile::<$($w,)* 7, { $columns }>($($arg,)* row, $column),
+                8 if $rows >= 8 => $tile::<$($w,)* 8, { $columns }>($($arg,)* row, $column),
                 // Bands are never higher than `$rows` ≤ 8; a row at a time stays correct.
                 _ => {
                     for single in row..row + height {
-                        $tile::<$w, 1, { $columns }>($($arg,)* single, $column);
+                        $tile::<$($w,)* 1, { $columns }>($($arg,)* single, $column);
                     }
                 }
             }
@@ -722,6 +722,7 @@ macro_rules! walk_tiles {
         }
     }};
 }
+pub(super) use walk_tiles;
 
 /// A tile's operands in chunks of sixteen values: its `R` input rows and `C` weight rows,
 /// up to the last whole chunk (`finish_tile` adds the rest).
@@ -797,7 +798,7 @@ impl<'w, W: WeightRows<'w>> pulp::WithSimd for PortableJob<'_, W> {
             weights,
             mut target,
         } = self;
-        walk_tiles!(portable_tile, weights: W, rows: ROWS, columns: COLUMNS, operands, [&operands, weights, &mut target]);
+        walk_tiles!(portable_tile, types: [W], rows: ROWS, columns: COLUMNS, operands, [&operands, weights, &mut target]);
     }
 }
 
@@ -857,7 +858,7 @@ impl<'w, W: WeightRows<'w>> pulp::NullaryFnOnce for Avx512Job<'_, W> {
         } = self;
         walk_tiles!(
             avx512_tile,
-            weights: W,
+            types: [W],
             rows: ROWS,
             columns: COLUMNS,
             operands,
@@ -970,7 +971,7 @@ impl<'w, W: WeightRows<'w>> pulp::NullaryFnOnce for Avx2Job<'_, W> {
             };
             walk_tiles!(
                 avx2_tile,
-                weights: FullRows<'_>,
+                types: [FullRows<'_>],
                 rows: AVX2_ROWS,
                 columns: AVX2_COLUMNS,
                 group_operands,
