@@ -9,14 +9,14 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
-use super::encoder::{BertEncoder, Layer};
+use super::encoder::{BertEncoder, Layer, Packed};
 use super::fine_tune::TunedEncoder;
 use super::source::{LayerWeights, ModelFiles, ModelSettings};
 use super::{MlError, ModelSource};
 
-/// Texts per forward pass. Batching amortises candle's per-op overhead (batch 32 ran ~2× the
-/// texts/s of batch 1), but the longest text sets a batch's length, so bigger batches pad more:
-/// on mixed help-desk texts batch 128 ran at ~0.65× batch 32 (see `ml::benchmark`).
+/// Texts per forward pass. Batching lets each weight serve many tokens (batch 32 ran ~1.5×
+/// the texts/s of batch 1, see `ml::benchmark`); bigger batches gain little more, and keep
+/// more activations in memory at once.
 const BATCH_SIZE: usize = 32;
 
 pub struct Embedder {
@@ -26,8 +26,9 @@ pub struct Embedder {
     settings: ModelSettings,
     tokenizer: Tokenizer,
     encoder: Encoder,
-    /// Any in-vocabulary id works for padding (the attention mask hides it); the tokenizer's
-    /// own choice keeps the inputs identical to the reference implementation's.
+    /// Pads batches for candle-transformers' BERT (kefu's own pass packs texts instead). Any
+    /// in-vocabulary id works (the attention mask hides it); the tokenizer's own choice keeps
+    /// the inputs identical to the reference implementation's.
     pad_id: u32,
     /// Recent texts and their vectors: customers repeat themselves ("hi", "转人工") and the
     /// built-in intent phrases are embedded by every training run.
@@ -232,9 +233,22 @@ impl Embedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        // The whole pass on one of rayon's threads: from any other thread (tokio's blocking
+        // pool), each of a query's 48 parallel products would park the caller and wake it
+        // again; inside the pool the products' tasks go to the other worker directly.
+        rayon::scope(|_| self.embed_in_pool(prefix, texts, batch_size))
+    }
+
+    fn embed_in_pool(
+        &self,
+        prefix: &str,
+        texts: &[&str],
+        batch_size: usize,
+    ) -> Result<Vec<Vec<f32>>, MlError> {
         let encodings = self.tokenize(prefix, texts)?;
-        // Batching texts of similar length wastes little on padding: sorting alone roughly
-        // doubled throughput on mixed-length texts.
+        // Texts of similar length in one batch: candle-transformers' BERT pads to the longest
+        // (sorting roughly doubled its throughput on mixed-length texts), and each of kefu's
+        // attention passes then takes about the same time.
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&index| encodings[index].len());
         let mut vectors = vec![Vec::new(); encodings.len()];
@@ -257,8 +271,6 @@ impl Embedder {
             })
     }
 
-    /// One forward pass over encodings padded to the longest, then mean pooling over the real
-    /// tokens and L2 normalisation.
     /// Ids and attention mask of `batch`, right-padded to its longest input.
     fn pad(&self, batch: &[&Encoding]) -> (Vec<u32>, Vec<u32>, usize) {
         let longest = batch
@@ -317,17 +329,15 @@ impl Embedder {
         let mut states: Vec<TokenStates> = Vec::with_capacity(texts.len());
         states.resize_with(texts.len(), TokenStates::default);
         for chunk in order.chunks(BATCH_SIZE) {
-            let batch: Vec<&Encoding> = chunk.iter().map(|&index| &encodings[index]).collect();
-            let (ids, mask, longest) = self.pad(&batch);
+            let texts = Packed::new(chunk.iter().map(|&index| encodings[index].get_ids()));
             let values = encoder
-                .forward_bottom(&ids, &mask, batch.len(), longest, below)?
+                .forward_bottom(&texts, below)?
                 .flatten_all()?
                 .to_vec1::<f32>()?;
-            for (item, (&index, encoding)) in chunk.iter().zip(&batch).enumerate() {
-                let start = item * longest * self.dimension;
+            for (&index, span) in chunk.iter().zip(&texts.spans) {
                 states[index] = TokenStates {
-                    values: values[start..start + encoding.len() * self.dimension].to_vec(),
-                    tokens: encoding.len(),
+                    values: values[span.start * self.dimension..span.end * self.dimension].to_vec(),
+                    tokens: span.len(),
                 };
             }
         }
@@ -341,18 +351,27 @@ impl Embedder {
         texts: &[&str],
     ) -> Result<Vec<Vec<f32>>, MlError> {
         tuned.check_fits(self)?;
-        let states = self.query_states(texts, tuned.layer_count())?;
-        tuned.pool(self.fast_encoder()?.heads(), &states)
+        // In rayon's pool for the reason `embed_uncached` gives.
+        rayon::scope(|_| {
+            let states = self.query_states(texts, tuned.layer_count())?;
+            tuned.pool(self.fast_encoder()?.heads(), &states)
+        })
     }
 
+    /// One forward pass over `batch`, then mean pooling over each text's tokens and L2
+    /// normalisation. Without padding the tokenizer's attention mask is all ones, so kefu's
+    /// pass takes the ids alone.
     fn embed_batch(&self, batch: &[&Encoding]) -> Result<Vec<Vec<f32>>, MlError> {
-        let (ids, mask, longest) = self.pad(batch);
         let vectors = match &self.encoder {
             Encoder::Fast(encoder) => {
-                let states = encoder.forward(&ids, &mask, batch.len(), longest)?;
-                mean_pool(&states, &mask, longest, self.dimension)
+                let texts = Packed::new(batch.iter().map(|encoding| encoding.get_ids()));
+                let states = encoder.forward(&texts)?;
+                mean_pool(&states, &texts.spans, self.dimension)
             }
-            Encoder::Reference(model) => reference_forward(model, ids, mask, batch.len(), longest)?,
+            Encoder::Reference(model) => {
+                let (ids, mask, longest) = self.pad(batch);
+                reference_forward(model, ids, mask, batch.len(), longest)?
+            }
         };
         Ok(vectors)
     }
@@ -376,8 +395,6 @@ impl Embedder {
     }
 }
 
-/// Mean over each input's real tokens, then L2 normalisation like torch's `F.normalize` (a zero
-/// vector stays zero instead of becoming NaN).
 /// One text's hidden states, `[tokens, hidden]` row-major.
 #[derive(Debug, Default, Clone)]
 pub(super) struct TokenStates {
@@ -385,29 +402,26 @@ pub(super) struct TokenStates {
     pub(super) tokens: usize,
 }
 
+/// Mean over each text's rows (`spans` of `states`), then L2 normalisation like torch's
+/// `F.normalize` (a zero vector stays zero instead of becoming NaN).
 pub(super) fn mean_pool(
     states: &[f32],
-    mask: &[u32],
-    tokens: usize,
+    spans: &[std::ops::Range<usize>],
     dimension: usize,
 ) -> Vec<Vec<f32>> {
-    let batch = mask.len() / tokens.max(1);
-    (0..batch)
-        .map(|item| {
+    spans
+        .iter()
+        .map(|span| {
             let mut pooled = vec![0.0f32; dimension];
-            let mut count = 0.0f32;
-            for token in 0..tokens {
-                if mask[item * tokens + token] == 0 {
-                    continue;
-                }
-                count += 1.0;
-                let row = &states[(item * tokens + token) * dimension..][..dimension];
+            for row in states[span.start * dimension..span.end * dimension].chunks_exact(dimension)
+            {
                 pooled
                     .iter_mut()
                     .zip(row)
                     .for_each(|(sum, value)| *sum += value);
             }
-            let count = count.max(1.0);
+            #[allow(clippy::cast_precision_loss)] // a text's token count
+            let count = (span.len() as f32).max(1.0);
             pooled.iter_mut().for_each(|sum| *sum /= count);
             let norm = pooled
                 .iter()

@@ -10,6 +10,7 @@
 //! binary, rows widened on lookup), which keeps resident memory down.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Shape, Tensor};
 use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType};
@@ -31,6 +32,38 @@ pub(super) struct BertEncoder {
     hidden: usize,
     heads: usize,
     max_positions: usize,
+}
+
+/// Several texts' tokens laid end to end without padding: text `i` is rows `spans[i]` of the
+/// states. The products then run on real tokens only (a batch padded to its longest text ran
+/// up to a third of its rows on padding), and attention keeps to each text's own rows.
+pub(super) struct Packed {
+    pub(super) ids: Vec<u32>,
+    pub(super) spans: Vec<Range<usize>>,
+}
+
+impl Packed {
+    pub(super) fn new<'a>(texts: impl IntoIterator<Item = &'a [u32]>) -> Packed {
+        let mut ids = Vec::new();
+        let mut spans = Vec::new();
+        for text in texts {
+            spans.push(ids.len()..ids.len() + text.len());
+            ids.extend_from_slice(text);
+        }
+        Packed { ids, spans }
+    }
+}
+
+/// Consecutive spans of `lengths` rows each, from row 0.
+pub(super) fn spans_of(lengths: impl IntoIterator<Item = usize>) -> Vec<Range<usize>> {
+    let mut start = 0;
+    lengths
+        .into_iter()
+        .map(|length| {
+            start += length;
+            start - length..start
+        })
+        .collect()
 }
 
 /// One transformer layer's weights, laid out for the fused passes (and for fine-tuning, which
@@ -282,16 +315,9 @@ impl BertEncoder {
         })
     }
 
-    /// Hidden states `[batch * tokens, hidden]` for `batch` inputs of `tokens` ids each
-    /// (padded; `mask` is 1 for real tokens).
-    pub(super) fn forward(
-        &self,
-        ids: &[u32],
-        mask: &[u32],
-        batch: usize,
-        tokens: usize,
-    ) -> Result<Vec<f32>, MlError> {
-        let states = self.forward_bottom(ids, mask, batch, tokens, self.layers.len())?;
+    /// Hidden states `[rows, hidden]` of `texts`' tokens.
+    pub(super) fn forward(&self, texts: &Packed) -> Result<Vec<f32>, MlError> {
+        let states = self.forward_bottom(texts, self.layers.len())?;
         Ok(states.flatten_all()?.to_vec1::<f32>()?)
     }
 
@@ -303,66 +329,50 @@ impl BertEncoder {
         self.heads
     }
 
-    /// Hidden states `[batch * tokens, hidden]` after the embeddings and the first `layers`
-    /// layers: what fine-tuning the layers above starts from.
-    pub(super) fn forward_bottom(
-        &self,
-        ids: &[u32],
-        mask: &[u32],
-        batch: usize,
-        tokens: usize,
-        layers: usize,
-    ) -> Result<Tensor, MlError> {
-        if tokens > self.max_positions {
-            return Err(MlError::Inference(candle_core::Error::Msg(format!(
-                "{tokens} tokens exceed the model's {} positions",
-                self.max_positions
-            ))));
-        }
+    /// Hidden states `[rows, hidden]` of `texts`' tokens after the embeddings and the first
+    /// `layers` layers: what fine-tuning the layers above starts from.
+    pub(super) fn forward_bottom(&self, texts: &Packed, layers: usize) -> Result<Tensor, MlError> {
         let hidden = self.hidden;
-        let mut embedded = vec![0.0f32; batch * tokens * hidden];
-        for (position_in_batch, (row, &id)) in
-            embedded.chunks_exact_mut(hidden).zip(ids).enumerate()
-        {
-            let position = position_in_batch % tokens;
-            row.copy_from_slice(
-                &self.position_and_type[position * hidden..(position + 1) * hidden],
-            );
-            let id = id as usize;
-            if id < self.word_embeddings.rows {
-                self.word_embeddings.add_row_to(id, row);
+        let mut embedded = vec![0.0f32; texts.ids.len() * hidden];
+        for span in &texts.spans {
+            if span.len() > self.max_positions {
+                return Err(MlError::Inference(candle_core::Error::Msg(format!(
+                    "{} tokens exceed the model's {} positions",
+                    span.len(),
+                    self.max_positions
+                ))));
+            }
+            let rows = embedded[span.start * hidden..span.end * hidden].chunks_exact_mut(hidden);
+            for (position, (row, &id)) in rows.zip(&texts.ids[span.clone()]).enumerate() {
+                row.copy_from_slice(&self.position_and_type[position * hidden..][..hidden]);
+                let id = id as usize;
+                if id < self.word_embeddings.rows {
+                    self.word_embeddings.add_row_to(id, row);
+                }
             }
         }
         for row in embedded.chunks_exact_mut(hidden) {
             self.embeddings_norm.apply_in_place(row);
         }
-        let states = Tensor::from_vec(embedded, (batch * tokens, hidden), &Device::Cpu)?;
+        let states = Tensor::from_vec(embedded, (texts.ids.len(), hidden), &Device::Cpu)?;
         run_layers(
             states,
             &self.layers[..layers.min(self.layers.len())],
-            mask,
-            batch,
-            tokens,
+            &texts.spans,
             self.heads,
         )
     }
 }
 
-/// Runs `states` (`[batch * tokens, hidden]`) through `layers` with the fused passes.
+/// Runs `states` (`[rows, hidden]`, each text's rows one of `spans`) through `layers` with
+/// the fused passes.
 pub(super) fn run_layers(
     mut states: Tensor,
     layers: &[Layer],
-    mask: &[u32],
-    batch: usize,
-    tokens: usize,
+    spans: &[Range<usize>],
     heads: usize,
 ) -> Result<Tensor, MlError> {
-    let attention = Attention {
-        batch,
-        tokens,
-        heads,
-        mask,
-    };
+    let attention = Attention { heads, spans };
     for layer in layers {
         let qkv = layer.qkv_weight.apply(&states)?;
         let context = qkv.apply_op1_no_bwd(&AttentionWithBias {
@@ -569,15 +579,14 @@ impl CustomOp1 for BiasGelu<'_> {
 
 /// The shape of one forward pass's self-attention.
 struct Attention<'a> {
-    batch: usize,
-    tokens: usize,
     heads: usize,
-    /// `[batch, tokens]`, 1 for real tokens: padding is never attended to.
-    mask: &'a [u32],
+    /// Each text's rows: a token attends to the tokens of its own text.
+    spans: &'a [Range<usize>],
 }
 
-/// Self-attention for every head from the fused `[batch * tokens, 3 * hidden]` QKV product,
-/// its bias added on the way; the result is the `[batch * tokens, hidden]` context.
+/// Self-attention for every head from the fused `[rows, 3 * hidden]` QKV product, its bias
+/// added on the way; the result is the `[rows, hidden]` context (zero on rows outside every
+/// span).
 struct AttentionWithBias<'a> {
     attention: &'a Attention<'a>,
     bias: &'a [f32],
@@ -594,57 +603,48 @@ impl CustomOp1 for AttentionWithBias<'_> {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let Attention {
-            batch,
-            tokens,
-            heads,
-            mask,
-        } = *self.attention;
+        let Attention { heads, spans } = *self.attention;
         let qkv = contiguous_f32(storage, layout)?;
         let width = self.bias.len();
         let hidden = width / 3;
         let head_size = hidden / heads;
-        if qkv.len() != batch * tokens * width || mask.len() != batch * tokens {
+        let rows = qkv.len() / width.max(1);
+        if qkv.len() != rows * width || spans.iter().any(|span| span.end > rows) {
             candle_core::bail!("attention: mismatched shapes");
         }
         let one_head = |pair: usize| -> Vec<f32> {
-            let (item, head) = (pair / heads, pair % heads);
-            let rows = &qkv[item * tokens * width..(item + 1) * tokens * width];
-            let item_mask = &mask[item * tokens..(item + 1) * tokens];
+            let (span, head) = (&spans[pair / heads], pair % heads);
             head_attention(
-                rows,
-                item_mask,
+                &qkv[span.start * width..span.end * width],
                 self.bias,
                 self.query_scale,
                 head * head_size,
                 head_size,
             )
         };
-        let pairs = batch * heads;
-        let per_head: Vec<Vec<f32>> = if batch * tokens * tokens * hidden >= PARALLEL_WORK {
+        let pairs = spans.len() * heads;
+        let work: usize = spans.iter().map(|span| span.len() * span.len()).sum();
+        let per_head: Vec<Vec<f32>> = if work * hidden >= PARALLEL_WORK {
             (0..pairs).into_par_iter().map(one_head).collect()
         } else {
             (0..pairs).map(one_head).collect()
         };
-        let mut context = vec![0.0f32; batch * tokens * hidden];
+        let mut context = vec![0.0f32; rows * hidden];
         for (pair, values) in per_head.iter().enumerate() {
-            let (item, head) = (pair / heads, pair % heads);
+            let (span, head) = (&spans[pair / heads], pair % heads);
             for (token, head_values) in values.chunks_exact(head_size).enumerate() {
-                let start = (item * tokens + token) * hidden + head * head_size;
+                let start = (span.start + token) * hidden + head * head_size;
                 context[start..start + head_size].copy_from_slice(head_values);
             }
         }
-        Ok((
-            CpuStorage::F32(context),
-            Shape::from((batch * tokens, hidden)),
-        ))
+        Ok((CpuStorage::F32(context), Shape::from((rows, hidden))))
     }
 }
 
-/// One head of one input: `[tokens, head_size]` context values.
+/// One head of one text (its `[tokens, 3 * hidden]` QKV rows): `[tokens, head_size]` context
+/// values.
 fn head_attention(
     rows: &[f32],
-    mask: &[u32],
     bias: &[f32],
     query_scale: f32,
     offset: usize,
@@ -652,7 +652,7 @@ fn head_attention(
 ) -> Vec<f32> {
     let width = bias.len();
     let hidden = width / 3;
-    let tokens = mask.len();
+    let tokens = rows.len() / width;
     let gather = |part: usize, scale: f32| -> Vec<f32> {
         let start = part * hidden + offset;
         let part_bias = &bias[start..start + head_size];
@@ -666,16 +666,15 @@ fn head_attention(
             .collect()
     };
     let (queries, keys, values) = (gather(0, query_scale), gather(1, 1.0), gather(2, 1.0));
-    let attended: Vec<usize> = (0..tokens).filter(|&token| mask[token] != 0).collect();
     let mut context = vec![0.0f32; tokens * head_size];
-    let mut scores = vec![0.0f32; attended.len()];
+    let mut scores = vec![0.0f32; tokens];
     for (query, output) in queries
         .chunks_exact(head_size)
         .zip(context.chunks_exact_mut(head_size))
     {
         let mut highest = f32::NEG_INFINITY;
-        for (score, &token) in scores.iter_mut().zip(&attended) {
-            *score = dot(query, &keys[token * head_size..(token + 1) * head_size]);
+        for (score, key) in scores.iter_mut().zip(keys.chunks_exact(head_size)) {
+            *score = dot(query, key);
             highest = highest.max(*score);
         }
         let mut total = 0.0f32;
@@ -684,9 +683,8 @@ fn head_attention(
             total += *score;
         }
         let inverse = 1.0 / total;
-        for (score, &token) in scores.iter().zip(&attended) {
+        for (score, value) in scores.iter().zip(values.chunks_exact(head_size)) {
             let weight = score * inverse;
-            let value = &values[token * head_size..(token + 1) * head_size];
             for (out, value) in output.iter_mut().zip(value) {
                 *out += weight * value;
             }

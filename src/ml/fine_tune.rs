@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::MlError;
 use super::classifier::{TrainingOptions, mix, split};
 use super::embedder::{Embedder, TokenStates, mean_pool};
-use super::encoder::{Layer, Norm, run_layers};
+use super::encoder::{Layer, Norm, run_layers, spans_of};
 use super::linear::Weights;
 
 /// How fine-tuning runs. Defaults measured on BANKING77, CLINC150 and MASSIVE zh-CN
@@ -469,24 +469,24 @@ fn pool_through(
     order.sort_by_key(|&index| states[index].tokens);
     let mut vectors = vec![Vec::new(); states.len()];
     for chunk in order.chunks(32) {
-        let longest = chunk
-            .iter()
-            .map(|&i| states[i].tokens)
-            .max()
-            .unwrap_or(0)
-            .max(1);
-        let mut inputs = vec![0.0f32; chunk.len() * longest * hidden];
-        let mut mask = vec![0u32; chunk.len() * longest];
-        for (item, &index) in chunk.iter().enumerate() {
-            let state = &states[index];
-            inputs[item * longest * hidden..][..state.values.len()].copy_from_slice(&state.values);
-            mask[item * longest..][..state.tokens].fill(1);
+        let spans = spans_of(chunk.iter().map(|&index| states[index].tokens));
+        let rows = spans.last().map_or(0, |span| span.end);
+        if rows == 0 {
+            // Texts without tokens pool to zero vectors, with no pass to run.
+            for &index in chunk {
+                vectors[index] = vec![0.0; hidden];
+            }
+            continue;
         }
-        let inputs = Tensor::from_vec(inputs, (chunk.len() * longest, hidden), &Device::Cpu)?;
-        let output = run_layers(inputs, layers, &mask, chunk.len(), longest, heads)?
+        let mut inputs = Vec::with_capacity(rows * hidden);
+        for &index in chunk {
+            inputs.extend_from_slice(&states[index].values[..states[index].tokens * hidden]);
+        }
+        let inputs = Tensor::from_vec(inputs, (rows, hidden), &Device::Cpu)?;
+        let output = run_layers(inputs, layers, &spans, heads)?
             .flatten_all()?
             .to_vec1::<f32>()?;
-        for (&index, vector) in chunk.iter().zip(mean_pool(&output, &mask, longest, hidden)) {
+        for (&index, vector) in chunk.iter().zip(mean_pool(&output, &spans, hidden)) {
             vectors[index] = vector;
         }
     }

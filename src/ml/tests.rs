@@ -119,7 +119,8 @@ fn minilm_matches_the_pytorch_reference() {
 }
 
 /// kefu's fused forward pass and candle-transformers' BERT agree on the same weights, with
-/// mixed lengths in one batch so padding and the attention mask are exercised too.
+/// mixed lengths in one batch: the reference pads them and masks the padding, kefu packs them
+/// end to end and keeps each text's attention to its own tokens.
 #[test]
 fn the_fast_encoder_agrees_with_candle_transformers_bert() {
     let reference = Embedder::load_reference(&ModelSource::Embedded(DEFAULT_MODEL.to_string()))
@@ -238,7 +239,7 @@ fn prefixes_are_guessed_from_the_folder_name() {
 #[test]
 fn a_batch_equals_one_by_one_in_input_order() {
     // Mixed lengths, longest first, over more than one internal batch: sorting must not
-    // reorder the results and padding must not change them.
+    // reorder the results and packing texts together must not mix them.
     let mut owned = sample_texts(40);
     owned.sort_by_key(|text| std::cmp::Reverse(text.len()));
     owned.push(String::new());
