@@ -44,13 +44,11 @@ pub(super) struct Packed {
 
 impl Packed {
     pub(super) fn new<'a>(texts: impl IntoIterator<Item = &'a [u32]>) -> Packed {
-        let mut ids = Vec::new();
-        let mut spans = Vec::new();
-        for text in texts {
-            spans.push(ids.len()..ids.len() + text.len());
-            ids.extend_from_slice(text);
+        let texts: Vec<&[u32]> = texts.into_iter().collect();
+        Packed {
+            ids: texts.concat(),
+            spans: spans_of(texts.iter().map(|text| text.len())),
         }
-        Packed { ids, spans }
     }
 }
 
