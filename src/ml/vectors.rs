@@ -68,6 +68,37 @@ impl<Owner: Clone + PartialEq> VectorSet<Owner> {
         })
     }
 
+    /// A set from codes `codes_of` gave: the same rows, bit for bit, without coding again.
+    pub(super) fn from_codes(
+        codes: Vec<i8>,
+        scales: Vec<f32>,
+        owners: Vec<Owner>,
+        dimension: usize,
+    ) -> Result<Self, MlError> {
+        if scales.len() != owners.len() || codes.len() != owners.len() * dimension {
+            return Err(MlError::Training(format!(
+                "{} codes and {} scales do not make {} rows of {dimension}",
+                codes.len(),
+                scales.len(),
+                owners.len()
+            )));
+        }
+        let owner_count = usize::from(!owners.is_empty())
+            + owners.windows(2).filter(|pair| pair[0] != pair[1]).count();
+        Ok(VectorSet {
+            codes,
+            scales,
+            owners,
+            owner_count,
+            dimension,
+        })
+    }
+
+    /// The rows as stored: codes row after row, each row's scale, and its owner.
+    pub(super) fn codes_of(&self) -> (&[i8], &[f32], &[Owner]) {
+        (&self.codes, &self.scales, &self.owners)
+    }
+
     pub fn len(&self) -> usize {
         self.owners.len()
     }
@@ -96,6 +127,37 @@ impl<Owner: Clone + PartialEq> VectorSet<Owner> {
             matches = self.best_owners(&scores, limit, scores.len());
         }
         Ok(matches)
+    }
+
+    /// The `limit` rows closest to `query`, best first, several per owner if they are.
+    pub(super) fn nearest_rows(
+        &self,
+        query: &[f32],
+        limit: usize,
+    ) -> Result<Vec<VectorMatch<Owner>>, MlError> {
+        if query.len() != self.dimension {
+            return Err(MlError::Training(format!(
+                "the query has {} dimensions; the set has {}",
+                query.len(),
+                self.dimension
+            )));
+        }
+        let scores = self.similarities(query);
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        let descending = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]);
+        if limit > 0 && limit < order.len() {
+            order.select_nth_unstable_by(limit - 1, descending);
+        }
+        order.truncate(limit);
+        order.sort_unstable_by(descending);
+        Ok(order
+            .into_iter()
+            .map(|row| VectorMatch {
+                owner: self.owners[row].clone(),
+                similarity: scores[row],
+                row,
+            })
+            .collect())
     }
 
     /// Every row's similarity to `query`.
