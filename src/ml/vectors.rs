@@ -57,18 +57,11 @@ impl<Owner: Clone + PartialEq> VectorSet<Owner> {
             owners.push(owner);
             scales.push(quantize(&vector, &mut codes));
         }
-        let owner_count = usize::from(!owners.is_empty())
-            + owners.windows(2).filter(|pair| pair[0] != pair[1]).count();
-        Ok(VectorSet {
-            codes,
-            scales,
-            owners,
-            owner_count,
-            dimension,
-        })
+        VectorSet::from_codes(codes, scales, owners, dimension)
     }
 
-    /// A set from codes `codes_of` gave: the same rows, bit for bit, without coding again.
+    /// A set of rows already coded: by `new`, or read back from what `codes_of` gave (the
+    /// same rows, bit for bit, without coding again).
     pub(super) fn from_codes(
         codes: Vec<i8>,
         scales: Vec<f32>,
@@ -286,6 +279,30 @@ mod tests {
         assert!(set.nearest(&[1.0, 0.0, 0.0], 1).is_err(), "wrong dimension");
         let empty: VectorSet<&str> = VectorSet::new(Vec::new(), 2).expect("empty set");
         assert!(empty.nearest(&[1.0, 0.0], 3).expect("search").is_empty());
+    }
+
+    #[test]
+    fn nearest_rows_keeps_several_rows_of_one_owner_and_codes_read_back_exactly() {
+        let rows = vec![
+            ("a", vec![1.0, 0.0]),
+            ("a", vec![0.6, 0.8]),
+            ("b", vec![0.0, 1.0]),
+            ("c", vec![-1.0, 0.0]),
+        ];
+        let set = VectorSet::new(rows, 2).expect("set");
+        let found = set.nearest_rows(&[0.8, 0.6], 3).expect("search");
+        let rows: Vec<(&str, usize)> = found.iter().map(|m| (m.owner, m.row)).collect();
+        assert_eq!(rows, vec![("a", 1), ("a", 0), ("b", 2)]);
+        assert!(set.nearest_rows(&[1.0], 1).is_err(), "wrong dimension");
+
+        let (codes, scales, owners) = set.codes_of();
+        let copy = VectorSet::from_codes(codes.to_vec(), scales.to_vec(), owners.to_vec(), 2)
+            .expect("read back");
+        assert_eq!(copy.nearest_rows(&[0.8, 0.6], 4).expect("search"), {
+            set.nearest_rows(&[0.8, 0.6], 4).expect("search")
+        });
+        let short = VectorSet::from_codes(codes[1..].to_vec(), scales.to_vec(), owners.to_vec(), 2);
+        assert!(short.is_err(), "codes that do not make whole rows");
     }
 
     /// Unit vectors from a fixed linear congruential sequence.
