@@ -262,15 +262,20 @@ fn code_dot(a: &[i8], b: &[i8]) -> i32 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn nearest_returns_each_owner_once_by_its_best_row() {
+    /// Owner "a" has two rows, "b" and "c" one each.
+    fn two_dimensional_set() -> VectorSet<&'static str> {
         let rows = vec![
             ("a", vec![1.0, 0.0]),
             ("a", vec![0.6, 0.8]),
             ("b", vec![0.0, 1.0]),
             ("c", vec![-1.0, 0.0]),
         ];
-        let set = VectorSet::new(rows, 2).expect("set");
+        VectorSet::new(rows, 2).expect("set")
+    }
+
+    #[test]
+    fn nearest_returns_each_owner_once_by_its_best_row() {
+        let set = two_dimensional_set();
         let found = set.nearest(&[0.0, 1.0], 2).expect("search");
         assert_eq!(found.len(), 2);
         assert_eq!((found[0].owner, found[0].row), ("b", 2));
@@ -283,13 +288,7 @@ mod tests {
 
     #[test]
     fn nearest_rows_keeps_several_rows_of_one_owner_and_codes_read_back_exactly() {
-        let rows = vec![
-            ("a", vec![1.0, 0.0]),
-            ("a", vec![0.6, 0.8]),
-            ("b", vec![0.0, 1.0]),
-            ("c", vec![-1.0, 0.0]),
-        ];
-        let set = VectorSet::new(rows, 2).expect("set");
+        let set = two_dimensional_set();
         let found = set.nearest_rows(&[0.8, 0.6], 3).expect("search");
         let rows: Vec<(&str, usize)> = found.iter().map(|m| (m.owner, m.row)).collect();
         assert_eq!(rows, vec![("a", 1), ("a", 0), ("b", 2)]);
